@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class TenancyConfig(AppConfig):
+    name = "apps.tenancy"
+    label = "tenancy"
+    verbose_name = "Teams and access"
+
+    def ready(self) -> None:
+        from apps.tenancy import signals  # noqa: F401

@@ -1,0 +1,55 @@
+"""Celery tasks: thin wrappers — ids in, one service call, nothing else (STYLE §2, §4)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.signals import task_postrun
+
+from apps.core.audit import audit_context
+from apps.core.models import AuditSource
+
+log = logging.getLogger(__name__)
+
+
+@task_postrun.connect
+def _count_task(sender=None, state=None, **kwargs):
+    from apps.core.metrics import TASKS
+
+    TASKS.labels(getattr(sender, "name", "unknown"), state or "UNKNOWN").inc()
+
+
+@shared_task(name="evaluate_checklist", acks_late=True)
+def evaluate_checklist(version_id: int) -> None:
+    """Re-run the automatic checklist items of one version (idempotent)."""
+    from apps.readiness.services import evaluate
+    from apps.registry.models import ModelVersion
+
+    version = ModelVersion.objects.filter(pk=version_id).first()
+    if version is None:
+        return
+    with audit_context(source=AuditSource.WORKER):
+        evaluate(version, actor=None)
+
+
+@shared_task(name="sync_model_versions", acks_late=True)
+def sync_model_versions(model_id: int) -> None:
+    """Import the MLflow versions of one model that Slipway lacks (idempotent)."""
+    from apps.registry.models import Model
+    from apps.registry.services import sync_versions
+
+    model = Model.objects.filter(pk=model_id).first()
+    if model is None:
+        return
+    with audit_context(source=AuditSource.WORKER):
+        sync_versions(model, actor=None)
+
+
+@shared_task(name="sync_all_models")
+def sync_all_models() -> None:
+    """Beat: fan out one sync per model, so one broken MLflow name does not stop the rest."""
+    from apps.registry.models import Model
+
+    for model_id in Model.objects.values_list("pk", flat=True):
+        sync_model_versions.delay(model_id)
