@@ -25,7 +25,7 @@ class AuditContext:
     ip_address: str | None = None
 
 
-_context: contextvars.ContextVar[AuditContext] = contextvars.ContextVar("slipway_audit", default=AuditContext())
+_context: contextvars.ContextVar[AuditContext] = contextvars.ContextVar("slipway_audit", default=AuditContext())  # noqa: B039 (frozen, immutable)
 
 
 @contextlib.contextmanager
