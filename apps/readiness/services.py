@@ -44,6 +44,7 @@ def evaluate(version: ModelVersion, *, actor=None) -> list[ChecklistItem]:
     ensure_items(version)
     changed: list[ChecklistItem] = []
     changes: dict[str, dict] = {}
+    unchanged: list[int] = []
     now = timezone.now()
     with transaction.atomic():
         version = ModelVersion.objects.select_related("model").get(pk=version.pk)
@@ -61,8 +62,12 @@ def evaluate(version: ModelVersion, *, actor=None) -> list[ChecklistItem]:
                 item.status, item.detail, item.evaluated_at = status, detail, now
                 item.save(update_fields=["status", "detail", "evaluated_at", "updated_at"])
                 changed.append(item)
-            elif item.evaluated_at is None:
-                ChecklistItem.objects.filter(pk=item.pk).update(evaluated_at=now)
+            else:
+                unchanged.append(item.pk)
+        if unchanged:
+            # evaluated_at means "last evaluated", changed or not: the version page polls
+            # on it to know that a requested re-evaluation has run (one UPDATE per pass).
+            ChecklistItem.objects.filter(pk__in=unchanged).update(evaluated_at=now)
         if changes:
             audit.record("checklist.evaluated", actor=actor, tenant=version.model.tenant_id, obj=version,
                          before={k: v["before"] for k, v in changes.items()},
