@@ -8,6 +8,7 @@ real services. Every variable is documented in `.env.example`.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -89,13 +90,17 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "slipway.sqlite3",
+            "NAME": Path(env_str("SQLITE_PATH", str(VAR_DIR / "slipway.sqlite3"))),
             # Several processes (web, worker, beat) share the file: wait for locks and use WAL.
             "OPTIONS": {
                 "timeout": 30,
                 "transaction_mode": "IMMEDIATE",
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # A file, not memory, so the end-to-end tests' worker and beat processes can open
+            # the test database (they get its path as SQLITE_PATH); per pid so parallel runs
+            # in one checkout do not share it.
+            "TEST": {"NAME": str(VAR_DIR / f"test_slipway_{os.getpid()}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
