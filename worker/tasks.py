@@ -34,16 +34,25 @@ def evaluate_checklist(version_id: int) -> None:
 
 
 @shared_task(name="sync_model_versions", acks_late=True)
-def sync_model_versions(model_id: int) -> None:
-    """Import the MLflow versions of one model that Slipway lacks (idempotent)."""
+def sync_model_versions(model_id: int) -> int:
+    """Import the MLflow versions of one model that Slipway lacks (idempotent); returns how many.
+
+    A model whose MLflow name does not exist, or an MLflow that is down, is logged and left
+    for the next beat: retrying at once would not help and must not stop the other models.
+    """
+    from apps.registry.mlflow_client import MlflowNotFound, MlflowUnavailable
     from apps.registry.models import Model
     from apps.registry.services import sync_versions
 
     model = Model.objects.filter(pk=model_id).first()
     if model is None:
-        return
-    with audit_context(source=AuditSource.WORKER):
-        sync_versions(model, actor=None)
+        return 0
+    try:
+        with audit_context(source=AuditSource.WORKER):
+            return len(sync_versions(model, actor=None))
+    except (MlflowNotFound, MlflowUnavailable) as exc:
+        log.warning("sync of model %s (%s) skipped: %s", model.pk, model.mlflow_name, exc)
+        return 0
 
 
 @shared_task(name="sync_all_models")

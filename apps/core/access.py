@@ -19,5 +19,9 @@ def require(user, action: str, tenant_id: int, *, what: str = "object") -> None:
 
 
 def require_platform(user, *, doing: str) -> None:
-    if user is not None and not getattr(user, "is_platform", False):
+    """Refuse (403) anyone but an active platform engineer; `None` is the system."""
+    if user is None:
+        return
+    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False) \
+            or not getattr(user, "is_platform", False):
         raise NotPermitted(f"Only platform engineers can {doing}.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,10 +42,23 @@ def current_source() -> str:
     return _context.get().source
 
 
+def _clean(value: Any) -> Any:
+    """PostgreSQL stores neither NaN/inf in jsonb nor NUL bytes in text: keep the event writable."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return value.replace("\x00", "\N{SYMBOL FOR NULL}")
+    if isinstance(value, dict):
+        return {_clean(str(k)): _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
 def _jsonable(value: Any) -> Any:
     if value is None:
         return None
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    return _clean(json.loads(json.dumps(value, cls=DjangoJSONEncoder)))
 
 
 def record(action: str, *, actor=None, tenant=None, obj=None, before: dict | None = None,
@@ -61,12 +75,12 @@ def record(action: str, *, actor=None, tenant=None, obj=None, before: dict | Non
         actor_id = None
     return AuditEvent.objects.create(
         actor_id=actor_id,
-        actor_label=label[:150],
+        actor_label=_clean(label)[:150],
         tenant_id=tenant_id,
         action=action,
         object_type=obj._meta.model_name if obj is not None else "",
         object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",
-        object_repr=(object_repr if object_repr is not None else (str(obj) if obj is not None else ""))[:200],
+        object_repr=_clean(object_repr if object_repr is not None else (str(obj) if obj is not None else ""))[:200],
         before=_jsonable(before),
         after=_jsonable(after),
         source=source or ctx.source,

@@ -44,6 +44,7 @@ class ValidationFailed(DomainError):
     """Several field errors at once: `errors` is a list of (field, code, message)."""
 
     def __init__(self, errors: list[tuple[str | None, str, str]]):
+        errors = list(errors) or [(None, CoreErrorCode.INVALID, "The request is invalid.")]
         first = errors[0]
         super().__init__(first[2], code=first[1], field=first[0])
         self.errors = errors

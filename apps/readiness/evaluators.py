@@ -58,15 +58,16 @@ def validation_metrics(version: ModelVersion) -> Verdict:
     metric = model.primary_metric
     if not metric:
         return ItemStatus.FAIL, "The model declares no primary metric; set one on the model."
-    value = version.metrics.get(metric)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ItemStatus.FAIL, f"The run has no '{metric}' metric."
+    value = (version.metrics or {}).get(metric)
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        # Import stores NaN/inf as null: a metric that is not a finite number was not measured.
+        return ItemStatus.FAIL, f"The run has no '{metric}' metric (or it is not a finite number)."
     better = (lambda a, b: a >= b) if model.higher_is_better else (lambda a, b: a <= b)
     word = "≥" if model.higher_is_better else "≤"
     current = _live_production_version(version)
     if current is not None and current.pk != version.pk:
-        baseline = current.metrics.get(metric)
-        if baseline is not None:
+        baseline = (current.metrics or {}).get(metric)
+        if isinstance(baseline, int | float) and not isinstance(baseline, bool) and math.isfinite(baseline):
             if better(value, baseline):
                 return ItemStatus.PASS, f"{metric} {value:.4g} {word} production v{current.version}'s {baseline:.4g}."
             return ItemStatus.FAIL, (f"{metric} {value:.4g} is worse than production v{current.version}'s "
@@ -93,7 +94,8 @@ def data_validation(version: ModelVersion) -> Verdict:
 @evaluator("owner_oncall")
 def owner_oncall(version: ModelVersion) -> Verdict:
     model = version.model
-    missing = [name for name, value in (("owner", model.owner), ("on-call contact", model.oncall)) if not value]
+    missing = [name for name, value in (("owner", model.owner), ("on-call contact", model.oncall))
+               if not (value or "").strip()]
     if missing:
         return ItemStatus.FAIL, "Set the model's " + " and ".join(missing) + "."
     return ItemStatus.PASS, f"Owner {model.owner}; on call {model.oncall}."

@@ -6,14 +6,15 @@ overrides a person's decision: attested and waived items stay as decided.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.core import audit
 from apps.core.access import require, require_platform
-from apps.core.errors import NotFound, ValidationFailed
+from apps.core.errors import NotFound, NotPermitted, ValidationFailed
 from apps.readiness.choices import SATISFIED, ItemKind, ItemStatus
 from apps.readiness.errors import ReadinessErrorCode
 from apps.readiness.evaluators import EVALUATORS
@@ -21,6 +22,7 @@ from apps.readiness.models import ChecklistDefinition, ChecklistItem
 from apps.registry.models import ModelVersion
 
 MAX_TEXT = 5000
+KEY_RE = re.compile(r"^[a-z0-9_]{1,50}$")
 
 
 def ensure_items(version: ModelVersion) -> None:
@@ -51,7 +53,9 @@ def evaluate(version: ModelVersion, *, actor=None) -> list[ChecklistItem]:
         items = list(ChecklistItem.objects.select_for_update().filter(version=version).select_related("definition"))
         for item in items:
             fn = EVALUATORS.get(item.key)
-            if fn is None or item.definition.kind == ItemKind.ATTESTED or item.decided_by_id is not None \
+            # `decided_at`, not `decided_by`: the person's account may be deleted (SET_NULL)
+            # and their decision must still stand.
+            if fn is None or item.definition.kind == ItemKind.ATTESTED or item.decided_at is not None \
                     or item.status == ItemStatus.WAIVED:
                 continue
             verdict = fn(version)
@@ -76,6 +80,10 @@ def evaluate(version: ModelVersion, *, actor=None) -> list[ChecklistItem]:
 
 
 def get_item(version: ModelVersion, key: str) -> ChecklistItem:
+    """The checklist item `key` of `version` (NotFound for a key no definition has)."""
+    if not isinstance(key, str) or not KEY_RE.match(key):
+        # Checked before the query: PostgreSQL refuses NUL bytes and a malformed key is unknown anyway.
+        raise NotFound("The checklist has no such item.", code=ReadinessErrorCode.UNKNOWN_ITEM, field="key")
     ensure_items(version)
     item = ChecklistItem.objects.select_related("definition").filter(version=version, key=key).first()
     if item is None:
@@ -97,8 +105,18 @@ def _clean_text(value, field: str, *, required: bool, code: str, message: str) -
     return text
 
 
+def _require_person(actor, doing: str) -> None:
+    # An attestation or waiver says *who* decided: the system cannot make one.
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        raise NotPermitted(f"Only a signed-in person can {doing}.")
+
+
 def attest(item: ChecklistItem, *, actor, status: str, evidence: str) -> ChecklistItem:
-    """A data scientist (or platform engineer) records a pass or fail with evidence."""
+    """A data scientist (or platform engineer) records a pass or fail with evidence.
+
+    Only attested or either-kind items; viewers are refused (403), other teams get 404.
+    """
+    _require_person(actor, "attest checklist items")
     require(actor, "change", item.version.model.tenant_id, what="version")
     if item.definition.kind == ItemKind.AUTOMATIC:
         raise ValidationFailed([("status", ReadinessErrorCode.NOT_ATTESTABLE,
@@ -113,6 +131,7 @@ def attest(item: ChecklistItem, *, actor, status: str, evidence: str) -> Checkli
 
 def waive(item: ChecklistItem, *, actor, reason: str) -> ChecklistItem:
     """A platform engineer waives an item; the reason is required and kept."""
+    _require_person(actor, "waive checklist items")
     require(actor, "view", item.version.model.tenant_id, what="version")
     require_platform(actor, doing="waive checklist items")
     reason = _clean_text(reason, "reason", required=True, code=ReadinessErrorCode.REASON_REQUIRED,
@@ -156,22 +175,38 @@ def readiness(version: ModelVersion, items: list[ChecklistItem] | None = None) -
 
 
 def add_definition(*, actor, key: str, title: str, description: str, position: int = 100) -> ChecklistDefinition:
-    """Platform engineers add an attested item to every version's checklist."""
+    """Platform engineers add an attested item to every version's checklist.
+
+    Existing versions get the item (pending) the next time their checklist is evaluated
+    or read, so a version that was ready needs the new item too.
+    """
     require_platform(actor, doing="add checklist items")
     errors = []
-    if not key or not key.replace("_", "").isalnum() or len(key) > 50 or key.lower() != key:
+    if not isinstance(key, str) or not KEY_RE.match(key):
         errors.append(("key", "invalid", "Use 1-50 lowercase letters, digits and underscores."))
     elif ChecklistDefinition.objects.filter(key=key).exists():
         errors.append(("key", "duplicate", f"An item '{key}' exists already."))
-    if not title or len(title) > 100:
-        errors.append(("title", "invalid", "Give a title of 1-100 characters."))
-    if not description:
-        errors.append(("description", "required", "Say what makes the item pass."))
+    try:
+        title = _clean_text(title, "title", required=True, code="required", message="Give the item a title.")
+        if len(title) > 100:
+            errors.append(("title", "max_length", "At most 100 characters."))
+    except ValidationFailed as exc:
+        errors.extend(exc.errors)
+    try:
+        description = _clean_text(description, "description", required=True, code="required",
+                                  message="Say what makes the item pass.")
+    except ValidationFailed as exc:
+        errors.extend(exc.errors)
+    if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position <= 1_000_000:
+        errors.append(("position", "invalid", "Give a whole number between 0 and 1000000."))
     if errors:
         raise ValidationFailed(errors)
-    with transaction.atomic():
-        definition = ChecklistDefinition.objects.create(key=key, title=title, description=description,
-                                                        kind=ItemKind.ATTESTED, position=position)
-        audit.record("checklist.definition_added", actor=actor, obj=definition,
-                     after={"key": key, "title": title})
+    try:
+        with transaction.atomic():
+            definition = ChecklistDefinition.objects.create(key=key, title=title, description=description,
+                                                            kind=ItemKind.ATTESTED, position=position)
+            audit.record("checklist.definition_added", actor=actor, obj=definition,
+                         after={"key": key, "title": title, "description": description, "position": position})
+    except IntegrityError:  # the same key added concurrently
+        raise ValidationFailed([("key", "duplicate", f"An item '{key}' exists already.")]) from None
     return definition

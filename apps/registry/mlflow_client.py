@@ -90,21 +90,30 @@ def ping() -> None:
 
 
 def list_versions(mlflow_name: str) -> list[int]:
-    """All version numbers of the registered model, ascending."""
+    """All version numbers of the registered model, ascending (every result page)."""
     client = get_client()
+    numbers: set[int] = set()
     try:
         client.get_registered_model(mlflow_name)
-        found = client.search_model_versions(filter_string=f"name = '{_quote(mlflow_name)}'")
+        page_token = None
+        while True:
+            page = client.search_model_versions(filter_string=f"name = {_quote(mlflow_name)}",
+                                                page_token=page_token)
+            numbers.update(int(v.version) for v in page)
+            page_token = getattr(page, "token", None)
+            if not page_token:
+                break
     except Exception as exc:
         if _is_not_found(exc):
             raise MlflowNotFound(f"MLflow has no registered model named '{mlflow_name}'.",
                                  field="mlflow_name") from exc
         raise _unavailable(exc) from exc
-    return sorted(int(v.version) for v in found)
+    return sorted(numbers)
 
 
 def _quote(value: str) -> str:
-    return value.replace("'", "\\'")
+    """A filter-string literal; MLflow's parser has no escapes, so pick the quote the name lacks."""
+    return f'"{value}"' if "'" in value else f"'{value}'"
 
 
 def _artifact_location(client, source: str) -> str:
@@ -120,15 +129,20 @@ def _digest(client, source: str) -> str:
     import mlflow
 
     location = _artifact_location(client, source).rstrip("/")
+    # `runs:/` and `mlflow-artifacts:/` URIs are resolved through the tracking server: pass
+    # Slipway's, never the process-global default (./mlruns).
+    uris = {"tracking_uri": settings.MLFLOW_TRACKING_URI}
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            path = mlflow.artifacts.download_artifacts(artifact_uri=f"{location}/MLmodel", dst_path=tmp)
+            path = mlflow.artifacts.download_artifacts(artifact_uri=f"{location}/MLmodel", dst_path=tmp,
+                                                       registry_uri=settings.MLFLOW_REGISTRY_URI, **uris)
             with open(path, "rb") as fh:
                 return "sha256:" + hashlib.sha256(fh.read()).hexdigest()
         except Exception as exc:
             if not _is_not_found(exc) and not isinstance(exc, (FileNotFoundError, OSError)):
                 raise
-    listing = sorted(f"{item.path}\t{item.file_size}" for item in mlflow.artifacts.list_artifacts(location) or [])
+    listing = sorted(f"{item.path}\t{item.file_size}"
+                     for item in mlflow.artifacts.list_artifacts(artifact_uri=location, **uris) or [])
     return "sha256:" + hashlib.sha256("\n".join(listing).encode()).hexdigest()
 
 
@@ -161,6 +175,9 @@ def fetch_version(mlflow_name: str, version: int | str) -> MlflowVersion:
     except MlflowNotFound:
         raise
     except Exception as exc:
+        if _is_not_found(exc):  # the run or logged model was deleted under the version
+            raise MlflowNotFound(f"MLflow model '{mlflow_name}' version {number} points at a run or "
+                                 f"artifact that no longer exists.", field="mlflow_version") from exc
         raise _unavailable(exc) from exc
     created = (datetime.fromtimestamp(mv.creation_timestamp / 1000, tz=UTC)
                if mv.creation_timestamp else None)

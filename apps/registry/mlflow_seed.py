@@ -65,7 +65,7 @@ def log_pyfunc_version(tracking_uri: str, artifact_root: str, name: str, *, metr
     from mlflow import MlflowClient
 
     with _lock:
-        previous_uri = mlflow.get_tracking_uri()
+        previous_uri, previous_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
         try:
@@ -84,4 +84,6 @@ def log_pyfunc_version(tracking_uri: str, artifact_root: str, name: str, *, metr
             version = client.search_model_versions(f"name = '{name}' and run_id = '{run.info.run_id}'")
             return int(version[0].version) if version else int(info.registered_model_version)
         finally:
+            # Both URIs are process-global: leave them as they were for the rest of the process.
             mlflow.set_tracking_uri(previous_uri)
+            mlflow.set_registry_uri(previous_registry)

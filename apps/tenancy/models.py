@@ -30,6 +30,11 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.display_name or self.username
 
+    def refresh_from_db(self, *args, **kwargs) -> None:
+        # A reloaded user must not keep the memberships cached before the reload.
+        self.__dict__.pop("_slipway_memberships", None)
+        super().refresh_from_db(*args, **kwargs)
+
     def _membership_map(self) -> dict[int, str]:
         cached = getattr(self, "_slipway_memberships", None)
         if cached is None:
@@ -48,6 +53,7 @@ class User(AbstractUser):
         return self._membership_map().get(tenant_id)
 
     def can(self, action: str, tenant_id: int) -> bool:
+        """May this user `action` ("view" or "change") the objects of `tenant_id`?"""
         if not self.is_authenticated or not self.is_active:
             return False
         if self.is_platform:
