@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "apps.tenancy",
     "apps.registry",
     "apps.readiness",
+    "apps.deployments",
 ]
 
 MIDDLEWARE = [
@@ -158,6 +159,12 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 SLIPWAY_SYNC_INTERVAL_SECONDS = env_int("SLIPWAY_SYNC_INTERVAL_SECONDS", 300)
+# The rollout reconciler: beat tick, how long pods may take to become ready, error budget.
+SLIPWAY_TICK_SECONDS = env_int("SLIPWAY_TICK_SECONDS", 10)
+SLIPWAY_READY_TIMEOUT_SECONDS = env_int("SLIPWAY_READY_TIMEOUT_SECONDS", 600)
+SLIPWAY_MAX_CONSECUTIVE_ERRORS = env_int("SLIPWAY_MAX_CONSECUTIVE_ERRORS", 30)
+# The cluster used when an environment names none: the dev cluster (devcluster/).
+SLIPWAY_DEVCLUSTER_URL = env_str("SLIPWAY_DEVCLUSTER_URL", "http://127.0.0.1:8001")
 
 # --- MLflow ---------------------------------------------------------------------------
 MLFLOW_TRACKING_URI = env_str("MLFLOW_TRACKING_URI", f"sqlite:///{VAR_DIR / 'mlflow.db'}")

@@ -62,3 +62,34 @@ def sync_all_models() -> None:
 
     for model_id in Model.objects.values_list("pk", flat=True):
         sync_model_versions.delay(model_id)
+
+
+@shared_task(name="reconcile_rollout", acks_late=True)
+def reconcile_rollout(rollout_id: int) -> str:
+    """One reconcile tick of one rollout (idempotent; a held lease makes it a no-op)."""
+    from worker.engine.reconcile import reconcile
+
+    with audit_context(source=AuditSource.WORKER):
+        return reconcile(rollout_id)
+
+
+@shared_task(name="tick_rollouts")
+def tick_rollouts() -> int:
+    """Beat, every tick: enqueue a reconcile for every rollout that needs one."""
+    from django.utils import timezone
+
+    from worker.engine.reconcile import due_rollout_ids
+
+    ids = due_rollout_ids(now=timezone.now())
+    for rollout_id in ids:
+        reconcile_rollout.delay(rollout_id)
+    return len(ids)
+
+
+@shared_task(name="expire_approvals")
+def expire_approvals() -> int:
+    """Beat: production requests and approvals past their TTL expire."""
+    from apps.deployments.services import expire_approvals as expire
+
+    with audit_context(source=AuditSource.WORKER):
+        return expire()
