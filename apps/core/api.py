@@ -9,12 +9,16 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status, viewsets
 from rest_framework.response import Response
 
 from apps.core.errors import DomainError, ValidationFailed
+from apps.core.filtersets import AuditFilterSet
+from apps.core.models import AuditEvent
+from apps.core.serializers import AuditEventSerializer
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +77,17 @@ def problem_exception_handler(exc, context):
         status_code = 400
         body = problem(400, "Invalid request", errors[0]["message"] if errors else "Invalid request.",
                        code="invalid", errors=errors)
+    elif isinstance(exc, RecursionError):
+        # json.loads on a body nested thousands of levels deep; the body is the problem.
+        status_code = 400
+        body = problem(400, "Invalid request", "The JSON body is nested too deeply.", code="parse_error")
+    elif isinstance(exc, RequestDataTooBig):
+        status_code = 413
+        body = problem(413, "Request too large", "The request body is larger than this API accepts.",
+                       code="too_large")
+    elif isinstance(exc, SuspiciousOperation):
+        status_code = 400
+        body = problem(400, "Invalid request", "The request was malformed.", code="bad_request")
     elif isinstance(exc, Http404):
         status_code = 404
         body = problem(404, "Not found", "No such object, or it is not visible to you.", code="not_found")
@@ -133,3 +148,31 @@ class ScopedReadOnlyViewSet(TenantScopedViewSetMixin, viewsets.ReadOnlyModelView
 
 def no_content() -> Response:
     return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AuditEventViewSet(ScopedReadOnlyViewSet):
+    """`GET /api/v1/audit/`: the audit events the caller may see, newest first.
+
+    Members see their teams' events and their own account events (sign-ins, tokens);
+    platform engineers see everything. Filters: see AuditFilterSet.
+    """
+
+    scoped_model = AuditEvent
+    serializer_class = AuditEventSerializer
+    filterset_class = AuditFilterSet
+
+    def optimize_queryset(self, qs):
+        return qs.select_related("tenant").only(
+            "id", "created_at", "actor_label", "tenant_id", "tenant__slug", "action", "object_type",
+            "object_id", "object_repr", "before", "after", "source", "ip_address")
+
+
+def register(router) -> list:
+    """Routes of the core app for portal.api_urls (router entries; no extra paths)."""
+    router.register("audit", AuditEventViewSet, basename="audit")
+    return []
+
+
+def api_not_found(request, *args, **kwargs) -> JsonResponse:
+    """Catch-all for unknown /api/v1/ paths: a problem detail, never an HTML page."""
+    return problem_response(404, "Not found", "No such API endpoint.", code="not_found")
