@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from apps.core import views
 
 app_name = "core"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.DashboardView.as_view(), name="dashboard"),
+    path("audit/", views.AuditListView.as_view(), name="audit_list"),
+]
