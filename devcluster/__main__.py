@@ -28,11 +28,10 @@ def main(argv: list[str] | None = None) -> int:
         stats_retention_seconds=args.stats_retention,
     )
     # SIGTERM (honcho, docker stop) ends the server as cleanly as Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda *_: cluster._stopping.set())
+    signal.signal(signal.SIGTERM, lambda *_: cluster.request_stop())
     print(f"dev cluster listening on {cluster.start().url}", flush=True)
     try:
-        while not cluster._stopping.wait(3600):
-            pass
+        cluster.wait()
     except KeyboardInterrupt:
         pass
     finally:

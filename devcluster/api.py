@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 Obj = dict[str, Any]
 Response = tuple[int, Obj]
 
+# As on a real server, these kinds answer DELETE with the deleted object, the others with a Status.
+RETURNS_DELETED_OBJECT = ("Namespace", "Service", "ResourceQuota")
+
 VERSION = {
     "major": "1",
     "minor": "33",
@@ -155,7 +158,13 @@ class KubeApi:
             obj = self.store.patch(kind, namespace, name, body, content_type)
             return (200 if existed else 201), self.decorate(kind, obj)
         if method == "DELETE":
-            return 200, _success(kind, self.store.delete(kind, namespace, name, body if isinstance(body, dict) else None))
+            gone = self.store.delete(kind, namespace, name, body if isinstance(body, dict) else None)
+            if kind.kind in RETURNS_DELETED_OBJECT:
+                if kind is kinds.NAMESPACES:
+                    gone["status"] = {"phase": "Terminating"}
+                    gone["metadata"]["deletionTimestamp"] = gone["metadata"]["creationTimestamp"]
+                return 200, gone
+            return 200, _success(kind, gone)
         raise errors.method_not_allowed()
 
     def _scale(self, method: str, namespace: str, name: str, body: Any, content_type: str) -> Response:
