@@ -78,6 +78,22 @@ def _eager_celery(settings):
 
 
 @pytest.fixture(autouse=True)
+def _checklist_defaults(request):
+    """The ten default checklist definitions come from a data migration; a transactional
+    test's flush (TRUNCATE) removes them for every later test. Put them back first."""
+    if not {"db", "transactional_db", "live_server"} & set(request.fixturenames):
+        return
+    request.getfixturevalue("transactional_db" if "transactional_db" in request.fixturenames else "db")
+    factories.ensure_checklist_defaults()
+
+
+@pytest.fixture
+def mlflow_name():
+    """A registered-model name no other test uses (the MLflow store lives for the session)."""
+    return factories.unique_name("mlf")
+
+
+@pytest.fixture(autouse=True)
 def _isolated_cache(settings, tmp_path):
     """Rate-limit counters start from zero in every test."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
+import uuid
 from pathlib import Path
 
 from apps.registry.models import Model
@@ -10,6 +12,22 @@ from apps.tenancy.models import Membership, Tenant, User
 
 PASSWORD = "correct-horse-battery"
 _counter = itertools.count(1)
+
+
+def unique_name(prefix: str = "model") -> str:
+    """A DNS-safe name unique in this test session (and across sessions: MLflow stores persist)."""
+    return f"{prefix}-{next(_counter)}-{uuid.uuid4().hex[:8]}"
+
+
+def ensure_checklist_defaults() -> None:
+    """(Re)create the ten default checklist definitions of the data migration if missing."""
+    from django.apps import apps as django_apps
+
+    from apps.readiness.models import ChecklistDefinition
+
+    module = importlib.import_module("apps.readiness.migrations.0003_default_definitions")
+    if ChecklistDefinition.objects.filter(key__in=[d[0] for d in module.DEFAULTS]).count() < len(module.DEFAULTS):
+        module.add_defaults(django_apps, None)
 
 
 def tenant(slug: str | None = None, name: str | None = None, **fields) -> Tenant:
@@ -65,3 +83,11 @@ REPRODUCIBLE_TAGS = {
     "data_validation": "passed",
 }
 REPRODUCIBLE_PARAMS = {"random_seed": "42"}
+
+
+def reproducible_version(store: MlflowStore, name: str, *, metrics: dict | None = None, params: dict | None = None,
+                         tags: dict | None = None) -> int:
+    """Log a version whose run records every reproducibility fact and a passed data validation."""
+    return store.log_version(name, metrics={"auc": 0.9, **(metrics or {})},
+                             params={**REPRODUCIBLE_PARAMS, **(params or {})},
+                             tags={**REPRODUCIBLE_TAGS, **(tags or {})})
