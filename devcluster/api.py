@@ -76,11 +76,49 @@ class KubeApi:
                 replicas, _, _ = self.pods.counts(dep["metadata"]["namespace"], dep["metadata"]["name"])
                 desired = max(spec.get("minReplicas", 1), min(spec["maxReplicas"], int(dep["spec"].get("replicas", 1))))
                 obj["status"] = {"currentReplicas": replicas, "desiredReplicas": desired}
+        elif kind is kinds.HTTPROUTES:
+            obj["status"] = self._route_status(obj)
         elif kind.kind == "ResourceQuota":
             hard = (obj.get("spec") or {}).get("hard")
             if hard:
                 obj["status"] = {"hard": dict(hard), "used": {k: "0" for k in hard}}
         return obj
+
+    def _route_status(self, route: Obj) -> Obj:
+        """What a Gateway controller would report: Accepted, and ResolvedRefs false when a backend Service is missing."""
+        meta = route["metadata"]
+        spec = route.get("spec") or {}
+        missing = sorted(
+            {
+                ref["name"]
+                for rule in spec.get("rules") or []
+                for ref in rule.get("backendRefs") or []
+                if self.store.peek(kinds.SERVICES, ref.get("namespace") or meta["namespace"], ref["name"]) is None
+            }
+        )
+        since = meta["creationTimestamp"]
+        resolved = {
+            "type": "ResolvedRefs",
+            "status": "False" if missing else "True",
+            "reason": "BackendNotFound" if missing else "ResolvedRefs",
+            "message": f"Service(s) not found: {', '.join(missing)}" if missing else "Resolved all the Object references for the Route",
+            "observedGeneration": meta.get("generation", 1),
+            "lastTransitionTime": since,
+        }
+        accepted = {
+            "type": "Accepted",
+            "status": "True",
+            "reason": "Accepted",
+            "message": "Route is accepted",
+            "observedGeneration": meta.get("generation", 1),
+            "lastTransitionTime": since,
+        }
+        return {
+            "parents": [
+                {"parentRef": ref, "controllerName": "slipway.io/devcluster", "conditions": [accepted, resolved]}
+                for ref in spec.get("parentRefs") or []
+            ]
+        }
 
     # -- dispatch ------------------------------------------------------------------------------------------
 

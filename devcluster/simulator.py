@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,15 +59,17 @@ class Ring:
         self.util = array("f")
 
     def add(self, second: int, requests: int, errors: int, fast_fails: int, p99_ms: float, util: float) -> None:
-        row = (second, requests, errors, fast_fails, p99_ms, util)
-        columns = (self.second, self.requests, self.errors, self.fast_fails, self.p99, self.util)
         if len(self.second) < self.size:
-            for col, value in zip(columns, row, strict=True):
-                col.append(value)
+            self.second.append(second)
+            self.requests.append(requests)
+            self.errors.append(errors)
+            self.fast_fails.append(fast_fails)
+            self.p99.append(p99_ms)
+            self.util.append(util)
         else:
             i = self.appended % self.size
-            for col, value in zip(columns, row, strict=True):
-                col[i] = value
+            self.second[i], self.requests[i], self.errors[i] = second, requests, errors
+            self.fast_fails[i], self.p99[i], self.util[i] = fast_fails, p99_ms, util
         self.appended += 1
 
     def window(self, since: int) -> list[int]:
@@ -93,9 +94,11 @@ class Simulator:
     series: dict[tuple[str, str, str, str], Series] = field(default_factory=dict)
     gpu: dict[tuple[str, str], float] = field(default_factory=dict)
     last_tick: int = 0
-    on_tick: list[Callable[[int], None]] = field(default_factory=list)
+    _shares: dict[tuple[str, str], float] = field(default_factory=dict)
+    _shares_rv: int = -1
 
     def reset(self) -> None:
+        self._shares_rv = -1
         for table in (self.behaviour, self.carry, self.rings, self.series, self.gpu):
             table.clear()
 
@@ -111,20 +114,26 @@ class Simulator:
     # -- routing -----------------------------------------------------------------------------------------
 
     def shares(self) -> dict[tuple[str, str], float]:
-        """Each Deployment's share of its own ``rps``, summed over every route rule that reaches it."""
+        """Each Deployment's share of its own ``rps``, summed over every route rule that reaches it.
+
+        Depends only on stored objects, so it is cached until the resourceVersion moves.
+        """
+        if self._shares_rv == self.store.rv:
+            return self._shares
+        # Index pod-template labels per namespace so matching a Service selector is a set intersection.
+        index: dict[tuple[str, str, str], set[str]] = {}
+        for dep in self.store.all(kinds.DEPLOYMENTS):
+            labels = ((dep["spec"].get("template") or {}).get("metadata") or {}).get("labels") or {}
+            for k, v in labels.items():
+                index.setdefault((dep["metadata"]["namespace"], k, v), set()).add(dep["metadata"]["name"])
         by_service: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        deployments = self.store.all(kinds.DEPLOYMENTS)
         for svc in self.store.all(kinds.SERVICES):
             selector = (svc.get("spec") or {}).get("selector") or {}
             if not selector:
                 continue
             ns = svc["metadata"]["namespace"]
-            matched = []
-            for dep in deployments:
-                labels = ((dep["spec"].get("template") or {}).get("metadata") or {}).get("labels") or {}
-                if dep["metadata"]["namespace"] == ns and all(labels.get(k) == v for k, v in selector.items()):
-                    matched.append((ns, dep["metadata"]["name"]))
-            by_service[(ns, svc["metadata"]["name"])] = matched
+            names = set.intersection(*(index.get((ns, k, v), set()) for k, v in selector.items()))
+            by_service[(ns, svc["metadata"]["name"])] = [(ns, n) for n in sorted(names)]
         shares: dict[tuple[str, str], float] = {}
         for route in self.store.all(kinds.HTTPROUTES):
             route_ns = route["metadata"]["namespace"]
@@ -140,6 +149,7 @@ class Simulator:
                     targets = by_service.get((ref.get("namespace") or route_ns, ref["name"])) or []
                     for target in targets:
                         shares[target] = shares.get(target, 0.0) + int(ref.get("weight", 1)) / total / len(targets)
+        self._shares, self._shares_rv = shares, self.store.rv
         return shares
 
     # -- ticks -------------------------------------------------------------------------------------------

@@ -235,6 +235,9 @@ def test_services_quota_netpol_hpa(core, api_client, ns):
 def test_httproute_custom_objects(custom, ns):
     created = custom.create_namespaced_custom_object(*GATEWAY, ns, "httproutes", httproute("ranker", {"ranker-v1": 100}))
     assert created["metadata"]["generation"] == 1 and created["kind"] == "HTTPRoute"
+    conditions = {c["type"]: c for c in created["status"]["parents"][0]["conditions"]}
+    assert conditions["Accepted"]["status"] == "True"
+    assert conditions["ResolvedRefs"]["reason"] == "BackendNotFound"  # no Service ranker-v1 yet
     got = custom.get_namespaced_custom_object(*GATEWAY, ns, "httproutes", "ranker")
     got["spec"]["rules"][0]["backendRefs"] = [{"name": "ranker-v1", "port": 80, "weight": 90}, {"name": "ranker-v2", "port": 80, "weight": 10}]
     replaced = custom.replace_namespaced_custom_object(*GATEWAY, ns, "httproutes", "ranker", got)

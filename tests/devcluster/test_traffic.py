@@ -138,3 +138,21 @@ def test_advance_over_http_and_state_dump(dc, apps, core, custom, ns):
     state = sim(dc, "GET", "/_sim/state")[1]
     assert state["objects"]["deployments.apps"] == [] and state["counters"] == {}
     assert [n["metadata"]["name"] for n in state["objects"]["namespaces"]] == ["default", "kube-system"]
+
+
+def test_history_is_bounded_by_the_retention():
+    from kubernetes import client
+
+    from devcluster.server import DevCluster
+    from tests.devcluster.conftest import NS
+
+    with DevCluster(port=0, ready_delay_seconds=0, traffic="manual", stats_retention_seconds=50) as small:
+        api = client.ApiClient(client.Configuration(host=small.url))
+        core, apps, custom = client.CoreV1Api(api), client.AppsV1Api(api), client.CustomObjectsApi(api)
+        core.create_namespace({"metadata": {"name": NS}})
+        canary(apps, core, custom, NS, {"ranker-v1": 100})
+        small.advance(120)
+        assert len(small.sim.rings[(NS, "ranker-v1")].second) == 50
+        stats = sim(small, "GET", f"/_sim/stats?namespace={NS}&workload=ranker-v1&window=100")[1]
+        assert stats["window"] == 50 and stats["seconds"] == 50 and stats["requests"] == 1000
+        api.close()
