@@ -37,6 +37,7 @@ def test_namespace_crud(core):
     ns.metadata.labels["team"] = "b"
     replaced = core.replace_namespace("alpha", ns)
     assert replaced.metadata.labels["team"] == "b"
+    assert core.patch_namespace("alpha", {"metadata": {"annotations": {"owner": "recsys"}}}).metadata.annotations == {"owner": "recsys"}
     assert int(replaced.metadata.resource_version) > int(created.metadata.resource_version)
     core.delete_namespace("alpha")
     with pytest.raises(ApiException) as exc:

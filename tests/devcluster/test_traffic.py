@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -156,3 +158,13 @@ def test_history_is_bounded_by_the_retention():
         stats = sim(small, "GET", f"/_sim/stats?namespace={NS}&workload=ranker-v1&window=100")[1]
         assert stats["window"] == 50 and stats["seconds"] == 50 and stats["requests"] == 1000
         api.close()
+
+
+def test_metrics_pass_promtool(dc, apps, core, custom, ns):
+    """Debian's promtool (shipped with the prometheus package the metrics tests use) accepts the exposition."""
+    canary(apps, core, custom, ns, {"ranker-v1": 90, "ranker-v2": 10})
+    sim(dc, "PUT", f"/_sim/workloads/{ns}/ranker-v2", {"error_rate": 0.5})
+    dc.advance(20)
+    text = sim(dc, "GET", "/metrics")[1]
+    result = subprocess.run(["/usr/bin/promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
