@@ -275,3 +275,18 @@ def seed_as_cli(*, log=print) -> SeedReport:
 def logins() -> list[tuple[str, str]]:
     """(username, description) of every demo login, in the order `make run` prints them."""
     return [(spec.username, spec.label) for spec in USERS]
+
+
+def banner(url: str) -> str:
+    """The box `make run` prints: where the portal is and who to sign in as."""
+    url = url.rstrip("/")
+    width = max(len(name) for name, _ in logins())
+    lines = [
+        f"Slipway is starting at  {url}/",
+        f"Sign in with password   {DEMO_PASSWORD}   as:",
+        *(f"    {name:<{width}}  {label}" for name, label in logins()),
+        "API docs /api/docs/   health /readyz   metrics /metrics",
+        "Ctrl-C stops web, worker and beat together.",
+    ]
+    rule = "=" * (max(len(line) for line in lines) + 4)
+    return "\n".join([rule, *(f"  {line}" for line in lines), rule])

@@ -133,3 +133,11 @@ def test_a_version_missing_from_slipway_is_imported_on_rerun(demo_mlflow):
     out = _seed()
     assert "logged 0 MLflow versions, imported 1" in out
     assert Model.objects.get(name="query-intent").versions.count() == 2
+
+
+def test_banner_names_the_url_the_password_and_every_login():
+    text = demo.banner("http://127.0.0.1:8000/")
+    assert "http://127.0.0.1:8000/" in text and demo.DEMO_PASSWORD in text
+    for username in ("ada", "vera", "grace", "linus"):
+        assert username in text
+    assert "viewer, recsys" in text and "platform engineer" in text
