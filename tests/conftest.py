@@ -94,6 +94,12 @@ def mlflow_name():
 
 
 @pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """PBKDF2 costs ~0.3 s per user; tests create hundreds."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _isolated_cache(settings, tmp_path):
     """Rate-limit counters start from zero in every test."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
@@ -101,3 +107,29 @@ def _isolated_cache(settings, tmp_path):
     from django.core.cache import cache
 
     cache.clear()
+
+
+def ensure_reference_data() -> None:
+    """Re-create what data migrations ship (checklist definitions, environments, instance
+    catalog). Transactional tests (live_server, threads) flush every table afterwards,
+    which would leave later tests without them."""
+    import importlib
+
+    from django.apps import apps as django_apps
+
+    importlib.import_module("apps.readiness.migrations.0003_default_definitions").add_defaults(django_apps, None)
+    importlib.import_module("apps.deployments.migrations.0002_catalog_and_environments").forward(django_apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request):
+    marker = request.node.get_closest_marker("django_db")
+    names = set(request.fixturenames)
+    if marker is None and not names & {"db", "transactional_db", "live_server"}:
+        yield
+        return
+    transactional = "transactional_db" in names or "live_server" in names or bool(
+        marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    ensure_reference_data()
+    yield
