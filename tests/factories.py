@@ -56,6 +56,26 @@ def model(tenant: Tenant, name: str | None = None, **fields) -> Model:
     return Model.objects.create(tenant=tenant, name=name, **defaults)
 
 
+def version(model: Model, number: int | None = None, *, reproducible: bool = True, **fields):
+    """A ModelVersion row as import would write it (no MLflow round trip), with its checklist items.
+
+    For evaluator and checklist tests; tests of the import itself use `MlflowStore`.
+    """
+    from apps.readiness.services import ensure_items
+    from apps.registry.models import ModelVersion
+
+    number = number or (model.versions.count() + 1)
+    defaults = {"mlflow_run_id": uuid.uuid4().hex, "artifact_uri": f"models:/m-{uuid.uuid4().hex}",
+                "artifact_digest": "sha256:" + "0" * 64, "metrics": {"auc": 0.9}, "mlflow_status": "READY"}
+    if reproducible:
+        defaults.update(git_commit=REPRODUCIBLE_TAGS["git_commit"], dataset_version=REPRODUCIBLE_TAGS["dataset_version"],
+                        image_digest=REPRODUCIBLE_TAGS["image_digest"], random_seed="42", data_validation="passed")
+    defaults.update(fields)
+    obj = ModelVersion.objects.create(model=model, version=number, **defaults)
+    ensure_items(obj)
+    return obj
+
+
 class MlflowStore:
     """A real MLflow sqlite store in a temporary folder.
 
