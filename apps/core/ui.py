@@ -111,6 +111,36 @@ class ScopedViewMixin(LoginRequiredMixin):
         """Lists show one team when the header switcher has chosen one."""
         return queryset.for_tenant(self.team.pk) if self.team is not None else queryset
 
+    def filterset(self, filterset_class, queryset: QuerySet, *, labels: dict[str, str] | None = None,
+                  placeholders: dict[str, str] | None = None):
+        """Bind the list's FilterSet (the same class the API uses, STYLE §5) to the query string.
+
+        `tenant` becomes a select of my teams, defaulting to the header's team. Invalid
+        fields show their errors; the valid ones still filter.
+        """
+        from apps.tenancy.models import Tenant
+
+        data = self.request.GET.copy()
+        if "tenant" not in data and self.team is not None:
+            data["tenant"] = self.team.slug
+        fs = filterset_class(data, queryset=queryset, request=self.request)
+        teams = self.scoped(Tenant).only("slug", "name")
+        for name, field in fs.form.fields.items():
+            if name == "tenant":
+                field.widget = forms.Select(choices=[("", "All my teams")] + [(t.slug, t.name) for t in teams])
+                field.label = "Team"
+            elif isinstance(field, forms.DateTimeField):
+                field.widget.input_type = "datetime-local"  # the browser's picker sends ISO 8601
+            elif isinstance(field.widget, forms.Select):
+                field.widget.choices = [("", "Any")] + [c for c in field.widget.choices if c[0] != ""]
+            if labels and name in labels:
+                field.label = labels[name]
+            if placeholders and name in placeholders:
+                field.widget.attrs["placeholder"] = placeholders[name]
+            field.widget.attrs["class"] = "input"
+        fs.form.is_valid()
+        return fs
+
     def render_page(self, template: str, context: dict, *, partial: str | None = None,
                     status: int = 200) -> HttpResponse:
         """Render the whole page, or only `partial` of it for an htmx request."""

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
-
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
-from django.utils import timezone
 from django.views import View
 
 from apps.core.api import problem_response
-from apps.core.forms import AuditFilterForm
+from apps.core.filtersets import AuditFilterSet
 from apps.core.models import AuditEvent
 from apps.core.ui import ScopedViewMixin
 from apps.readiness.choices import SATISFIED, ItemStatus
@@ -73,42 +70,19 @@ class DashboardView(ScopedViewMixin, View):
         return render(request, "core/dashboard.html", context)
 
 
-def filter_audit(queryset, data: dict):
-    """Apply the audit filters. Swap for `AuditEventFilterSet` (apps/core/filtersets.py) once the API's
-    FilterSet exists, so the page and GET /api/v1/audit/ filter identically (STYLE §5)."""
-    if data.get("action"):
-        queryset = queryset.filter(action__startswith=data["action"])
-    if data.get("actor"):
-        queryset = queryset.filter(actor_label__iexact=data["actor"])
-    if data.get("source"):
-        queryset = queryset.filter(source=data["source"])
-    if data.get("team"):
-        queryset = queryset.filter(tenant__slug=data["team"])
-    tz = timezone.get_current_timezone()
-    if data.get("since"):
-        queryset = queryset.filter(created_at__gte=datetime.combine(data["since"], time.min, tzinfo=tz))
-    if data.get("until"):
-        queryset = queryset.filter(created_at__lte=datetime.combine(data["until"], time.max, tzinfo=tz))
-    return queryset
-
-
 class AuditListView(ScopedViewMixin, View):
     """The append-only audit log of my teams (and my own sign-ins), filterable and paginated."""
 
     page_size = 50
 
     def get(self, request):
-        from apps.tenancy.models import Tenant
-
-        teams = list(self.scoped(Tenant))
-        params = request.GET.copy()
-        if "team" not in params and self.team is not None:
-            params["team"] = self.team.slug  # the header switcher is the default team filter
-        form = AuditFilterForm(params, teams=teams)
-        form.is_valid()  # invalid fields show their errors; the valid ones still filter
-        data = {k: v for k, v in form.cleaned_data.items() if k not in form.errors}
-        events = filter_audit(self.scoped(AuditEvent).select_related("tenant"), data)
-        page = Paginator(events, self.page_size).get_page(request.GET.get("page"))
-        context = {"form": form, "page": page, "events": page.object_list}
+        fs = self.filterset(AuditFilterSet, self.scoped(AuditEvent).select_related("tenant"),
+                            labels={"actor": "Actor", "object_type": "Object type", "object_id": "Object id",
+                                    "since": "Since", "until": "Until"},
+                            placeholders={"action": "model. or model.created", "actor": "username",
+                                          "object_type": "model", "since": "2026-01-31T00:00",
+                                          "until": "2026-02-01T00:00"})
+        page = Paginator(fs.qs, self.page_size).get_page(request.GET.get("page"))
+        context = {"filters": fs.form, "page": page, "events": page.object_list}
         return self.render_page("core/audit_list.html", context, partial="results",
-                                status=422 if form.errors else 200)
+                                status=422 if fs.form.errors else 200)

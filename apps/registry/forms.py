@@ -49,6 +49,7 @@ class ModelForm(forms.Form):
             del self.fields["team"]
         else:
             self.fields["team"].queryset = teams
+            self.fields["team"].widget.attrs["class"] = "input"
 
     def service_fields(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.FIELDS if name in self.cleaned_data}
@@ -60,16 +61,3 @@ class ImportVersionForm(forms.Form):
         widget=forms.NumberInput(attrs={"class": "input", "placeholder": "e.g. 3"}),
         error_messages={"required": "Give the MLflow version number to import.",
                         "invalid": "Enter a version number (1, 2, 3, …)."})
-
-
-class ModelFilterForm(forms.Form):
-    """The models list's search and team filter (GET, bookmarkable)."""
-
-    q = forms.CharField(required=False, max_length=200, label="Search",
-                        widget=forms.SearchInput(attrs={"class": "input", "placeholder": "Search name, owner, MLflow name…"}))
-    team = forms.ChoiceField(required=False, choices=())
-
-    def __init__(self, *args, teams=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["team"].choices = [("", "All my teams")] + [(t.slug, t.name) for t in teams]
-        self.fields["team"].widget.attrs["class"] = "input"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Max, Prefetch, Q
+from django.db.models import Count, Max, Prefetch
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -20,39 +20,24 @@ from apps.core.ui import ScopedViewMixin, add_domain_errors, raise_for_access, s
 from apps.readiness.models import ChecklistItem
 from apps.readiness.services import readiness
 from apps.registry import services
-from apps.registry.forms import ImportVersionForm, ModelFilterForm, ModelForm
+from apps.registry.filtersets import ModelFilterSet
+from apps.registry.forms import ImportVersionForm, ModelForm
 from apps.registry.models import Model, ModelVersion
 from apps.tenancy.models import Tenant
-
-
-def filter_models(queryset, data: dict):
-    """Search and team filter. Swap for `ModelFilterSet` (apps/registry/filtersets.py) once the API's
-    FilterSet exists, so the page and GET /api/v1/models/ filter identically (STYLE §5)."""
-    q = (data.get("q") or "").strip()
-    if q:
-        queryset = queryset.filter(Q(name__icontains=q) | Q(description__icontains=q) | Q(mlflow_name__icontains=q)
-                                   | Q(owner__icontains=q) | Q(oncall__icontains=q))
-    if data.get("team"):
-        queryset = queryset.filter(tenant__slug=data["team"])
-    return queryset
 
 
 class ModelListView(ScopedViewMixin, View):
     page_size = 25
 
     def get(self, request):
-        teams = list(self.scoped(Tenant))
-        params = request.GET.copy()
-        if "team" not in params and self.team is not None:
-            params["team"] = self.team.slug  # the header switcher is the default team filter
-        form = ModelFilterForm(params, teams=teams)
-        form.is_valid()
-        data = {k: v for k, v in form.cleaned_data.items() if k not in form.errors}
-        models = (filter_models(self.scoped(Model), data).select_related("tenant")
+        fs = self.filterset(ModelFilterSet, self.scoped(Model),
+                            labels={"q": "Search"}, placeholders={"q": "Search names and descriptions…"})
+        models = (fs.qs.select_related("tenant")
                   .annotate(version_count=Count("versions"), latest_version=Max("versions__version"))
                   .order_by("name", "tenant__slug"))
         page = Paginator(models, self.page_size).get_page(request.GET.get("page"))
-        context = {"form": form, "page": page, "models": page.object_list, "filtered": bool(data.get("q"))}
+        context = {"filters": fs.form, "page": page, "models": page.object_list,
+                   "searched": (fs.form.cleaned_data.get("q") or "").strip()}
         return self.render_page("registry/model_list.html", context, partial="results")
 
 

@@ -48,9 +48,9 @@ class TeamSwitchView(LoginRequiredMixin, View):
 
 
 def _without_team_params(url: str) -> str:
-    """Going back after a switch: drop ?team= (it would override the new choice) and ?page=."""
+    """Going back after a switch: drop ?tenant= (it would override the new choice) and ?page=."""
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("team", "page")]
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("tenant", "page")]
     return urlunsplit(("", "", parts.path, urlencode(query), ""))
 
 

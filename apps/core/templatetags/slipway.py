@@ -107,3 +107,16 @@ def initials(user) -> str:
     name = str(user) or "?"
     parts = [p for p in name.replace(".", " ").replace("_", " ").split() if p]
     return ("".join(p[0] for p in parts[:2]) or name[:2]).upper()
+
+
+@register.filter
+def ago(value) -> str:
+    """'just now' under a minute, else Django's timesince ('3 hours ago')."""
+    from django.utils import timezone
+    from django.utils.timesince import timesince
+
+    if not value:
+        return ""
+    if (timezone.now() - value).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(value).split(',')[0]} ago"
