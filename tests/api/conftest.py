@@ -114,11 +114,29 @@ def unique_name(prefix: str = "m") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture
-def mlflow_model(mlflow, recsys):
-    """A recsys model mirroring a fresh MLflow registered model with two reproducible versions."""
+@pytest.fixture(scope="session")
+def mlflow_registered(mlflow_store) -> str:
+    """One MLflow registered model with two reproducible versions, logged once per session
+    (logging a real pyfunc takes seconds); tests mirror it in Slipway models of their own."""
     name = unique_name("clf")
     for auc in (0.81, 0.83):
-        mlflow.log_version(name, metrics={"auc": auc}, params=factories.REPRODUCIBLE_PARAMS,
-                           tags=factories.REPRODUCIBLE_TAGS)
-    return factories.model(recsys, name, mlflow_name=name)
+        mlflow_store.log_version(name, metrics={"auc": auc}, params=factories.REPRODUCIBLE_PARAMS,
+                                 tags=factories.REPRODUCIBLE_TAGS)
+    return name
+
+
+@pytest.fixture
+def mlflow_model(mlflow, mlflow_registered, recsys):
+    """A recsys model mirroring `mlflow_registered` (versions 1 and 2 in MLflow, none imported)."""
+    return factories.model(recsys, "classifier", mlflow_name=mlflow_registered)
+
+
+@pytest.fixture
+def version(ranker):
+    """A version of ranker with its checklist (made directly: these tests are not about import)."""
+    from apps.readiness.services import ensure_items
+
+    made = ModelVersion.objects.create(model=ranker, version=1, mlflow_run_id="r" * 32,
+                                       artifact_digest="sha256:" + "0" * 64)
+    ensure_items(made)
+    return made
