@@ -33,8 +33,11 @@ class AuditEventQuerySet(TenantScopedQuerySet):
         raise AuditImmutable("Audit events are append-only.")
 
     def for_user(self, user, action: str = "view"):
-        """Members see their teams' events and their own security events (tenant-less)."""
-        if user is None or not user.is_authenticated or not user.is_active:
+        """Members see their teams' events and their own security events (tenant-less).
+
+        Nobody may change an event, so `action="change"` is always empty.
+        """
+        if user is None or not user.is_authenticated or not user.is_active or action != "view":
             return self.none()
         if getattr(user, "is_platform", False):
             return self
