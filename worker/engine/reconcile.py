@@ -57,9 +57,11 @@ def cluster_for(environment: Environment):
 
     from worker.cluster import get_cluster
 
-    key = json.dumps(environment.cluster, sort_keys=True)
+    config = {**(environment.cluster or {}),
+              "gateway": {"name": environment.gateway_name, "namespace": environment.gateway_namespace}}
+    key = json.dumps([environment.name, config], sort_keys=True)
     if key not in _clusters:
-        _clusters[key] = get_cluster(environment.cluster)
+        _clusters[key] = get_cluster(config, environment=environment.name)
     return _clusters[key]
 
 
@@ -257,6 +259,15 @@ class Tick:
         self.cluster.set_route(RouteSpec(namespace=self.namespace, tenant=self.d.tenant.slug, model=self.d.model.name,
                                          backends=backends))
 
+    def ensure_replicas(self, deployment: Deployment, replicas: int):
+        """Create the workload if missing, else scale it (apply only sets replicas at creation)."""
+        status = self.cluster.workload_status(self.namespace, deployment.workload)
+        if not status.exists:
+            self.cluster.apply_workload(self.spec(deployment, replicas))
+        elif status.desired != replicas:
+            self.cluster.scale_workload(self.namespace, deployment.workload, replicas)
+        return status
+
     def stable_min_replicas(self) -> int:
         return int(self.previous.config.get("min_replicas", 1)) if self.previous is not None else 0
 
@@ -356,6 +367,8 @@ class Tick:
         tenant = self.d.tenant
         self.cluster.ensure_tenant(TenantSpec(slug=tenant.slug, namespace=self.namespace, gpu_quota=tenant.gpu_quota))
         self.cluster.apply_workload(self.spec(self.d, self.r.canary_replicas))
+        # The same version may exist from an earlier, rolled-back attempt, scaled to zero.
+        self.ensure_replicas(self.d, self.r.canary_replicas)
         if self.previous is not None:
             self.set_weights(0)
         self.commit(phase=Phase.WAITING_READY, step_started_at=self.now,
@@ -364,8 +377,8 @@ class Tick:
 
     def wait_ready(self) -> str:
         status = self.cluster.workload_status(self.namespace, self.canary_name)
-        if not status.exists:
-            self.cluster.apply_workload(self.spec(self.d, self.r.canary_replicas))
+        if not status.exists or status.desired != self.r.canary_replicas:
+            self.ensure_replicas(self.d, self.r.canary_replicas)
             return "waiting"
         if status.ready < self.r.canary_replicas or not status.observed_generation_current:
             started = self.r.step_started_at or self.now
@@ -482,7 +495,7 @@ class Tick:
         weight = self.r.steps[index]
         if self.d.strategy == Strategy.ROLLING and self.r.batches:
             new = self.r.batches[index][0]
-            self.cluster.apply_workload(self.spec(self.d, new))
+            self.ensure_replicas(self.d, new)
             self.commit(phase=Phase.WAITING_READY, canary_replicas=new, step_started_at=self.now,
                         promote_requested=False, analysis=analysis, stable_p99_ms=self.r.stable_p99_ms,
                         event=f"Batch {index + 1}/{len(self.r.steps)}{note}: scaling {self.canary_name} to {new}.")
@@ -570,14 +583,14 @@ class Tick:
         if self.previous is not None and self.previous.status == S.LIVE:
             ready = self.cluster.workload_status(self.namespace, self.stable_name)
             if not ready.exists or ready.desired < self.stable_min_replicas():
-                self.cluster.apply_workload(self.spec(self.previous, self.stable_min_replicas()))
+                self.ensure_replicas(self.previous, self.stable_min_replicas())
             if ready.exists and ready.ready > 0:
                 self.set_weights(0)
             else:
                 return "restoring"
-        status = self.cluster.workload_status(self.namespace, self.canary_name)
-        if status.exists:
-            self.cluster.scale_workload(self.namespace, self.canary_name, 0)
+        elif self.previous is None:
+            self.cluster.delete_route(self.namespace, self.d.model.name)  # nothing else to serve
+        self.cluster.scale_workload(self.namespace, self.canary_name, 0)
         target = f"100 % to {self.stable_name}; " if self.previous is not None else ""
         self.commit(phase=Phase.DONE, cluster_synced=True, canary_weight=0, canary_replicas=0,
                     event_kind="traffic", event=f"Rolled back: {target}{self.canary_name} scaled to zero.")
@@ -589,7 +602,7 @@ class Tick:
         replicas = self.stable_min_replicas()
         status = self.cluster.workload_status(self.namespace, self.stable_name)
         if not status.exists or status.desired < replicas:
-            self.cluster.apply_workload(self.spec(previous, replicas))
+            self.ensure_replicas(previous, replicas)
             return "restoring"
         if status.ready < 1:
             return "restoring"
