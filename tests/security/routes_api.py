@@ -1,0 +1,44 @@
+"""Route cases for the REST API (format: see tests/security/__init__.py)."""
+
+from __future__ import annotations
+
+from tests.security import RouteCase
+
+
+def model(w):
+    return {"pk": w.model.pk}
+
+
+def version(w):
+    return {"pk": w.version.pk}
+
+
+def nested_version(w):
+    return {"version_pk": w.version.pk}
+
+
+CASES = [
+    RouteCase("me", other_team_read=200),
+    RouteCase("tenant-list", other_team_read=200),
+    RouteCase("tenant-detail", kwargs=lambda w: {"slug": w.recsys.slug}),
+    # Tokens are personal: grace and vera list and create their own (allowed, and harmless
+    # to the world); ada's token is nobody else's to revoke.
+    RouteCase("token-list", reads=("GET",), writes=("POST",), body=lambda w: {"name": "walker"},
+              other_team_read=200, other_team_write=201, viewer_write=201),
+    RouteCase("token-detail", kwargs=lambda w: {"pk": w.ada_token.pk}, reads=(), writes=("DELETE",),
+              viewer_write=404, note="another user's token is 404 for everyone, viewers included"),
+    RouteCase("model-list", writes=("POST",), body=lambda w: {"tenant": w.recsys.slug, "name": "walker-model"},
+              other_team_read=200, other_team_write=400,
+              note="grace naming recsys as tenant: 400 on `tenant`, the same as an unknown team"),
+    RouteCase("model-detail", kwargs=model, writes=("PATCH", "DELETE"), body=lambda w: {"owner": "walker"}),
+    RouteCase("model-sync", kwargs=model, reads=(), writes=("POST",)),
+    RouteCase("model-version-list", kwargs=lambda w: {"model_pk": w.model.pk}, writes=("POST",),
+              body=lambda w: {"mlflow_version": "1"}),
+    RouteCase("version-detail", kwargs=version),
+    RouteCase("checklist-list", kwargs=nested_version),
+    RouteCase("checklist-evaluate", kwargs=nested_version, reads=(), writes=("POST",)),
+    RouteCase("checklist-detail", kwargs=lambda w: {"version_pk": w.version.pk, "key": w.item_key},
+              writes=("POST",), body=lambda w: {"status": "pass", "evidence": "walker"}),
+    RouteCase("audit-list", other_team_read=200),
+    RouteCase("audit-detail", kwargs=lambda w: {"pk": w.audit_event.pk}),
+]
