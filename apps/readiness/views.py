@@ -29,6 +29,10 @@ EVALUATION_PATIENCE_SECONDS = 120
 _REQUESTED_KEY = "slipway:ui:evaluation-requested:{}"
 
 
+def _now() -> float:
+    return time.time()
+
+
 def _evaluable(item: ChecklistItem) -> bool:
     """Items an evaluation pass looks at: automatic ones no person has decided."""
     return (item.definition.kind != ItemKind.ATTESTED and item.decided_by_id is None
@@ -44,7 +48,7 @@ def evaluation_state(version: ModelVersion, items: list[ChecklistItem]) -> str:
     if stamps and min(stamps) >= requested:
         cache.delete(_REQUESTED_KEY.format(version.pk))
         return "idle"
-    return "stalled" if time.time() - requested > EVALUATION_PATIENCE_SECONDS else "running"
+    return "stalled" if _now() - requested > EVALUATION_PATIENCE_SECONDS else "running"
 
 
 def checklist_context(request, version: ModelVersion, *, bound: dict[str, dict] | None = None) -> dict:
@@ -143,7 +147,7 @@ class ChecklistEvaluateView(_VersionMixin, View):
         version = self.version(pk)
         self.require("change", version.model.tenant_id, what="version")
         if any(_evaluable(i) for i in version.checklist.select_related("definition")):
-            cache.set(_REQUESTED_KEY.format(version.pk), time.time(), EVALUATION_PATIENCE_SECONDS * 5)
+            cache.set(_REQUESTED_KEY.format(version.pk), _now(), EVALUATION_PATIENCE_SECONDS * 5)
             evaluate_checklist.delay(version.pk)
             note = "Re-evaluation queued; the checklist updates when the worker has run it."
         else:
