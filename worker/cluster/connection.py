@@ -30,10 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from worker.cluster.client import Cluster
+from worker.cluster.client import Cluster, ClusterError
 from worker.cluster.manifests import GatewayRef
 
 DEFAULT_CLUSTER: dict[str, Any] = {"kind": "url", "url": "http://127.0.0.1:8001"}
@@ -172,13 +173,26 @@ class EksTokenSource:
         return True
 
     def _renew(self) -> None:
-        self._token = self.mint()
+        try:
+            self._token = self.mint()
+        except (BotoCoreError, ClientError) as exc:
+            raise _aws_error("could not mint an EKS token", exc, self.cluster_name) from exc
         self._issued_at = self._clock()
         self.refreshes += 1
 
     def hook(self, cfg: k8s.Configuration) -> None:
         """`Configuration.refresh_api_key_hook`: runs before every request."""
         _set_bearer(cfg, self.token())
+
+
+def _aws_error(what: str, exc: Exception, cluster_name: str) -> ClusterError:
+    """AWS failures as ClusterError: missing credentials or throttling are worth retrying later."""
+    code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") if isinstance(exc, ClientError) else None
+    transient = not isinstance(exc, ClientError) or code in {"Throttling", "ThrottlingException",
+                                                              "RequestLimitExceeded", "ServiceUnavailable"}
+    return ClusterError(f"{what}: {exc}", status=status, reason=code, kind="EKSCluster", name=cluster_name,
+                        transient=transient)
 
 
 def _ca_file(ca_data_b64: str) -> str:
@@ -202,7 +216,10 @@ def _eks_connection(settings: Mapping[str, Any], *, session: Any = None,
         raise ValueError("cluster settings of kind 'eks' need 'cluster_name' and 'region'")
     source = EksTokenSource(str(name), str(region), role_arn=settings.get("role_arn") or None, session=session,
                             clock=clock, refresh_after=float(settings.get("refresh_after", DEFAULT_REFRESH_AFTER_SECONDS)))
-    cluster = source.session().client("eks", region_name=region).describe_cluster(name=name)["cluster"]
+    try:
+        cluster = source.session().client("eks", region_name=region).describe_cluster(name=name)["cluster"]
+    except (BotoCoreError, ClientError) as exc:
+        raise _aws_error("eks.describe_cluster failed", exc, str(name)) from exc
     cfg = _base_configuration()
     cfg.host = cluster["endpoint"].rstrip("/")
     cfg.verify_ssl = True

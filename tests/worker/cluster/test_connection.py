@@ -11,7 +11,7 @@ import yaml
 from moto import mock_aws
 
 from tests.worker.cluster.scripted_api import Reply, ScriptedAPI, status
-from worker.cluster import DEFAULT_CLUSTER, get_cluster
+from worker.cluster import DEFAULT_CLUSTER, ClusterError, get_cluster
 from worker.cluster.connection import configured_cluster, connect
 
 REGION = "eu-west-1"
@@ -111,6 +111,13 @@ def test_eks_token_is_refreshed_once_on_401_and_the_request_retried(aws, api):
     first, second = (s.headers["authorization"] for s in api.seen)
     assert first != second and second.startswith("Bearer k8s-aws-v1.")
     assert source.refreshes == 2
+
+
+def test_eks_unknown_cluster_is_a_cluster_error(aws):
+    with pytest.raises(ClusterError) as info:
+        connect({"kind": "eks", "cluster_name": "nope", "region": REGION})
+    assert info.value.reason == "ResourceNotFoundException" and info.value.status == 404
+    assert not info.value.transient
 
 
 def test_eks_needs_cluster_name_and_region():
