@@ -13,18 +13,17 @@ import urllib.request
 
 import pytest
 
+from devcluster.server import DevCluster
 from tests.worker.cluster.conftest import route, tenant, workload
 from worker.cluster import ClusterError, RouteSpec, get_cluster, manifests
 from worker.cluster.client import contains
-
-devcluster_server = pytest.importorskip("devcluster.server")
 
 NS = "slipway-recsys"
 
 
 @pytest.fixture
 def dev():
-    cluster = devcluster_server.DevCluster(port=0, ready_delay_seconds=0, traffic="manual").start()
+    cluster = DevCluster(port=0, ready_delay_seconds=0, traffic="manual").start()
     yield cluster
     cluster.stop()
 
