@@ -151,8 +151,7 @@ class ModelDetailView(ScopedViewMixin, View):
 class VersionImportView(ModelDetailView):
     """POST an MLflow version number; success opens the new version's checklist."""
 
-    def get(self, request, pk: int):
-        return HttpResponseRedirect(reverse("registry:model_detail", args=[pk]))
+    http_method_names = ["post", "options"]
 
     def post(self, request, pk: int):
         model = self._model(pk)
@@ -178,8 +177,7 @@ class VersionImportView(ModelDetailView):
 class ModelSyncView(ModelDetailView):
     """Import every MLflow version Slipway does not have yet (the worker also does this on a schedule)."""
 
-    def get(self, request, pk: int):
-        return HttpResponseRedirect(reverse("registry:model_detail", args=[pk]))
+    http_method_names = ["post", "options"]
 
     def post(self, request, pk: int):
         model = self._model(pk)

@@ -1,0 +1,55 @@
+"""Route cases for the web pages (format: see tests/security/__init__.py)."""
+
+from __future__ import annotations
+
+from tests.security import RouteCase
+
+
+def model(w):
+    return {"pk": w.model.pk}
+
+
+def version(w):
+    return {"pk": w.version.pk}
+
+
+def item(w):
+    return {"pk": w.version.pk, "key": w.item_key}
+
+
+MODEL_FORM = {"name": "walker-model", "mlflow_name": "walker-model", "sla_p99_ms": 200, "owner": "walker"}
+
+CASES = [
+    # Signed-in users are sent on from the login page; a wrong password re-renders it (200).
+    RouteCase("tenancy:login", writes=("POST",), body=lambda w: {"username": "nobody", "password": "wrong"},
+              anonymous=200, owner_read=302, other_team_read=302, other_team_write=302, viewer_write=302,
+              note="public page; signed-in users are redirected to the dashboard"),
+    RouteCase("tenancy:logout", reads=(), writes=("POST",), other_team_write=302, viewer_write=302,
+              note="signing out is everyone's right; anonymous is sent to the login page"),
+    RouteCase("tenancy:team_switch", reads=(), writes=("POST",), body=lambda w: {"team": w.recsys.slug},
+              viewer_write=302, note="grace choosing recsys: 404; vera may choose her own team"),
+    RouteCase("tenancy:token_list", writes=("POST",), body=lambda w: {"name": "walker", "expires_in_days": 90},
+              other_team_read=200, other_team_write=201, viewer_write=201,
+              note="personal tokens: everyone lists and creates their own"),
+    RouteCase("tenancy:token_revoke", kwargs=lambda w: {"pk": w.ada_token.pk}, writes=("POST",),
+              viewer_read=404, viewer_write=404, note="another user's token is 404 for everyone"),
+    RouteCase("core:dashboard", other_team_read=200),
+    RouteCase("core:audit_list", other_team_read=200),
+    RouteCase("registry:model_list", other_team_read=200),
+    RouteCase("registry:model_create", writes=("POST",), body=lambda w: {"team": w.recsys.pk, **MODEL_FORM},
+              other_team_read=200, other_team_write=422, viewer_read=403,
+              note="grace may create in her team; naming recsys is a form error, like an unknown team"),
+    RouteCase("registry:model_detail", kwargs=model),
+    RouteCase("registry:model_edit", kwargs=model, writes=("POST",), body=lambda w: MODEL_FORM, viewer_read=403),
+    RouteCase("registry:model_delete", kwargs=model, writes=("POST",), viewer_read=403),
+    RouteCase("registry:version_import", kwargs=model, reads=(), writes=("POST",),
+              body=lambda w: {"mlflow_version": "1"}),
+    RouteCase("registry:model_sync", kwargs=model, reads=(), writes=("POST",)),
+    RouteCase("registry:version_detail", kwargs=version),
+    RouteCase("readiness:checklist_card", kwargs=version, owner_read=302,
+              note="an htmx fragment; a plain GET is redirected to the version page"),
+    RouteCase("readiness:checklist_evaluate", kwargs=version, reads=(), writes=("POST",)),
+    RouteCase("readiness:item_attest", kwargs=item, reads=(), writes=("POST",),
+              body=lambda w: {"status": "pass", "evidence": "walker"}),
+    RouteCase("readiness:item_waive", kwargs=item, reads=(), writes=("POST",), body=lambda w: {"reason": "walker"}),
+]
