@@ -12,6 +12,7 @@ picks its storage when it is imported.
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Callable
 
@@ -24,7 +25,15 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    values,
 )
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Files are named by process id. docker-compose shares one folder between the web,
+    # worker and beat containers, whose pids repeat (each starts at 1): prefix the host name
+    # so two containers never write the same file.
+    _host = socket.gethostname()
+    values.ValueClass = values.MultiProcessValue(process_identifier=lambda: f"{_host}-{os.getpid()}")
 
 HTTP_REQUESTS = Counter("slipway_http_requests_total", "HTTP requests served", ["method", "view", "status"])
 HTTP_LATENCY = Histogram("slipway_http_request_duration_seconds", "HTTP request latency", ["method", "view"],

@@ -31,7 +31,7 @@ def _check_database() -> None:
 
 def _check_filesystem_broker(options: dict) -> None:
     """The embedded broker is a folder: it is up when its folders exist and are writable."""
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         folder = options.get(key)
         if not folder:
             continue

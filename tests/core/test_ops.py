@@ -27,6 +27,16 @@ def silent_server():
 
 
 @pytest.fixture
+def mlflow(mlflow):
+    """The shared MLflow store, already opened once: the first open of a sqlite store creates
+    its tables, which can take longer than the probe timeout on a busy machine."""
+    from apps.registry.mlflow_client import ping
+
+    ping()
+    return mlflow
+
+
+@pytest.fixture
 def filesystem_broker(settings, tmp_path):
     folders = {key: tmp_path / "broker" / name for key, name in
                (("data_folder_in", "out"), ("data_folder_out", "out"), ("processed_folder", "processed"))}
