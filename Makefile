@@ -43,14 +43,14 @@ install:
 	if [ "$$(cat "$(STAMP)" 2>/dev/null)" != "$$hash" ]; then
 	  echo "==> installing requirements into $(VENV) (pip install -r requirements.txt -c requirements-lock.txt)"
 	  "$(BIN)/python" -m pip install --disable-pip-version-check --quiet -r requirements.txt -c requirements-lock.txt
-	  isolation=""
-	  if "$(BIN)/python" -c 'import setuptools' 2>/dev/null; then isolation="--no-build-isolation"; fi
-	  "$(BIN)/python" -m pip install --disable-pip-version-check --quiet --no-deps $$isolation -e .
+	  "$(BIN)/python" -m pip install --disable-pip-version-check --quiet --no-deps -e .
 	  echo "$$hash" > "$(STAMP)"
 	fi
 
 run: install
 	@export PATH="$(BIN):$$PATH"
+	# .env (optional, see .env.example) configures the setup steps too, not only honcho's processes.
+	if [ -f .env ]; then set -a; . ./.env; set +a; fi
 	# Every process (gunicorn workers, Celery pool children) writes its samples here; /metrics
 	# sums them. Stale files from a previous run would be summed too, so start empty.
 	export PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/var/prometheus"
