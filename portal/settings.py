@@ -204,6 +204,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several apps have a `status` choice field; name each enum after its TextChoices.
+    "ENUM_NAME_OVERRIDES": {"DeploymentStatusEnum": "apps.deployments.choices.DeploymentStatus"},
 }
 # Requests per minute for one API token (the tenant's own limit is on the Tenant row).
 SLIPWAY_TOKEN_RATE_PER_MINUTE = env_int("SLIPWAY_TOKEN_RATE_PER_MINUTE", 600)

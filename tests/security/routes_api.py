@@ -17,6 +17,31 @@ def nested_version(w):
     return {"version_pk": w.version.pk}
 
 
+def deployment(w):
+    """A queued staging deployment of recsys's model (built once per test)."""
+
+    def build():
+        from apps.deployments import services
+
+        return services.request_deployment(w.version, environment="staging", config=WALKER_CONFIG, actor=w.ada)
+
+    return {"pk": w.once("deployment", build).pk}
+
+
+WALKER_CONFIG = {"instance_type": "g5.xlarge", "min_replicas": 1, "soak_seconds": 60,
+                 "image": "registry.local/walker@sha256:" + "c" * 64}
+
+
+def deployment_request(w):
+    return {"version": w.version.pk, "environment": "staging", "config": WALKER_CONFIG}
+
+
+def control(name: str, **kw) -> RouteCase:
+    return RouteCase(f"deployment-{name}", kwargs=deployment, reads=(), writes=("POST",),
+                     body=lambda w: {"comment": "walker"} if name in ("approve", "reject") else {"reason": "walker"},
+                     **kw)
+
+
 CASES = [
     RouteCase("me", other_team_read=200),
     RouteCase("tenant-list", other_team_read=200),
@@ -41,4 +66,14 @@ CASES = [
               writes=("POST",), body=lambda w: {"status": "pass", "evidence": "walker"}),
     RouteCase("audit-list", other_team_read=200),
     RouteCase("audit-detail", kwargs=lambda w: {"pk": w.audit_event.pk}),
+    # Deployments. Environments and the catalog hold no team data: everyone signed in reads them.
+    RouteCase("environment-list", other_team_read=200),
+    RouteCase("environment-detail", kwargs=lambda w: {"name": "production"}, other_team_read=200),
+    RouteCase("instance-type-list", other_team_read=200),
+    RouteCase("deployment-list", writes=("POST",), body=deployment_request, other_team_read=200,
+              note="grace naming recsys's version: 404 on `version`, the same as a missing one"),
+    RouteCase("deployment-plan", reads=(), writes=("POST",), body=deployment_request, viewer_write=200,
+              note="a plan writes nothing: viewers of the team may compute one"),
+    RouteCase("deployment-detail", kwargs=deployment),
+    *(control(name) for name in ("approve", "reject", "pause", "resume", "promote", "abort", "rollback")),
 ]
