@@ -169,13 +169,14 @@ class Tick:
             self.r.generation += 1
             if analysis is not None:
                 Analysis.objects.create(rollout=self.r, created_at=self.now, **analysis)
-            if deployment_fields:
+            if deployment_fields and status is None:
                 Deployment.objects.filter(pk=self.d.pk).update(**deployment_fields)
                 for key, value in deployment_fields.items():
                     setattr(self.d, key, value)
             if status is not None:
                 try:
-                    services.transition(self.d, status, actor=None, reason=reason)
+                    # Timestamps come from the engine's clock (one clock for the whole tick).
+                    services.transition(self.d, status, actor=None, reason=reason, **(deployment_fields or {}))
                 except services.ConcurrentTransition:
                     raise Stale() from None
                 if status in (S.PAUSED, S.LIVE, S.ROLLED_BACK, S.FAILED):
@@ -331,7 +332,8 @@ class Tick:
                             reason=f"The approval expired at {approval.expires_at:%Y-%m-%d %H:%M} UTC before the "
                                    "rollout started; request again.")
                 return "expired"
-            if not approval.is_valid_for(self.d, now=approval.expires_at or self.now):
+            if approval.config_hash != self.d.config_hash or \
+                    approval.artifact_digest != self.d.version.artifact_digest:
                 self.commit(status=S.FAILED, cluster_synced=True,
                             reason="The approval does not match this deployment's configuration or artifact; "
                                    "request again.")
@@ -437,6 +439,7 @@ class Tick:
                  f"{decision.gate} — {decision.reason}."
         self.commit(status=S.ROLLED_BACK, reason=reason, phase=Phase.ROLLING_BACK, cluster_synced=False,
                     abort_reason=reason, analysis=self.analysis_row(kind, decision, canary, stable, window))
+        self._evaluate_checklist_on_commit()
         self.converge_rollback()
 
     def _record_sample(self, kind: str, **fields) -> None:
@@ -552,7 +555,15 @@ class Tick:
                     reason=f"Live{note}: v{self.d.version.version} serves 100 % of {self.env.name} traffic.",
                     phase=Phase.DONE, cluster_synced=True, promote_requested=False, analysis=analysis,
                     canary_weight=100, deployment_fields={"live_since": self.now})
+        self._evaluate_checklist_on_commit()
         return "live"
+
+    def _evaluate_checklist_on_commit(self) -> None:
+        """Going live (or rolling back) in staging is evidence for latency_sla and staging_soak."""
+        from worker.tasks import evaluate_checklist
+
+        version_id = self.d.version_id
+        transaction.on_commit(lambda: evaluate_checklist.delay(version_id))
 
     def _move_alias(self, deployment: Deployment) -> None:
         from apps.registry import mlflow_client
