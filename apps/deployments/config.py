@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from apps.deployments.models import Environment, InstanceType
 MAX_REPLICAS = 100
 MAX_STEPS = 20
 MAX_SOAK_SECONDS = 24 * 3600
+_WHOLE = re.compile(r"-?[0-9]{1,12}")
 
 FIELDS = ("instance_type", "gpus_per_replica", "min_replicas", "max_replicas", "spot_percent", "strategy",
           "steps", "soak_seconds", "sla_p99_ms", "autoscaling", "image")
@@ -32,11 +34,15 @@ class _Errors:
 
 
 def _int(errors: _Errors, raw: dict, key: str, default: int | None, *, low: int, high: int) -> int | None:
-    value = raw.get(key, default)
+    value = raw.get(key)
+    if value is None:  # absent or an explicit null: the default (a None reached the GPU arithmetic: 500)
+        value = default
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        # ASCII digits only, bounded: str.isdigit() accepts "²" and int() refuses it, and
+        # int() refuses strings of more than 4300 digits — both were a 500.
+        if isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
             value = int(value.strip())
         else:
             errors.add(key, "invalid", f"{key} must be a whole number.")
