@@ -250,3 +250,11 @@ def test_sync_skips_a_version_deleted_between_listing_and_import(recsys, ada, ml
     model = factories.model(recsys, "ranker", mlflow_name=mlflow_name)
     monkeypatch.setattr(mlflow_client, "list_versions", lambda name: [1, 2])  # 2 vanished meanwhile
     assert [v.version for v in services.sync_versions(model, actor=ada)] == [1]
+
+
+def test_sync_all_models_is_not_stopped_by_one_broken_model(recsys, mlflow, mlflow_name):
+    mlflow.log_version(mlflow_name)
+    factories.model(recsys, "broken", mlflow_name=factories.unique_name("never-logged"))
+    good = factories.model(recsys, "ranker", mlflow_name=mlflow_name)
+    tasks.sync_all_models.delay().get()
+    assert list(ModelVersion.objects.values_list("model_id", "version")) == [(good.pk, 1)]

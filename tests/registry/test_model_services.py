@@ -256,3 +256,18 @@ def test_delete_model_refused_while_deployments_block_it(recsys, ada, monkeypatc
         services.delete_model(model, actor=ada)
     assert caught.value.code == "model_in_use"
     assert Model.objects.filter(pk=model.pk).exists() and not AuditEvent.objects.exists()
+
+
+def test_delete_model_protected_by_other_records_is_a_conflict(recsys, ada, monkeypatch):
+    from django.db.models.deletion import ProtectedError
+
+    model = factories.model(recsys, "ranker")
+
+    def protected_delete(self, *args, **kwargs):  # e.g. a finished deployment keeps PROTECT on the model
+        raise ProtectedError("protected", {model})
+
+    monkeypatch.setattr(Model, "delete", protected_delete)
+    with pytest.raises(Conflict) as caught:
+        services.delete_model(model, actor=ada)
+    assert caught.value.code == "model_in_use" and "models" in caught.value.message
+    assert Model.objects.filter(pk=model.pk).exists() and not AuditEvent.objects.exists()
