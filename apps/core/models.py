@@ -2,7 +2,7 @@
 
 Rows are written by `apps.core.audit.record` and never changed: the ORM refuses
 save-on-existing and delete, and on PostgreSQL a trigger refuses UPDATE and DELETE
-(migration 0002), so not even a bug or a shell session can rewrite history.
+(migration 0003; on SQLite only UPDATE), so not even a bug or a shell session can rewrite history.
 """
 
 from __future__ import annotations
