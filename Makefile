@@ -3,7 +3,7 @@
 #   make run    create .venv if needed, install, migrate, load demo data, start web + worker + beat
 #   make test   install, then the whole pytest suite (browser tests included)
 #   make lint   ruff
-#   make bench  every benchmarks/*.py
+#   make bench  every benchmarks/*.py (but __init__.py and other _*.py)
 #
 # Embedded defaults (SQLite, filesystem broker, MLflow sqlite store, all under var/); export
 # DATABASE_URL, REDIS_URL, MLFLOW_TRACKING_URI (see .env.example) to use real services.
@@ -24,7 +24,7 @@ PYTEST_ARGS ?=
 .PHONY: help install run test lint bench
 
 help:
-	@sed -n '3,8p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,/^$$/p' Makefile | sed -e 's/^# \{0,1\}//'
 
 # The virtualenv and the pinned requirements. Skipped when var/install.stamp holds the hash
 # of requirements.txt, requirements-lock.txt and pyproject.toml (the editable install's input).
@@ -78,7 +78,10 @@ lint: install
 bench: install
 	@shopt -s nullglob
 	export PATH="$(BIN):$$PATH" DJANGO_SETTINGS_MODULE=portal.settings
-	scripts=(benchmarks/*.py)
+	scripts=()
+	for script in benchmarks/*.py; do
+	  case "$$(basename "$$script")" in _*) ;; *) scripts+=("$$script") ;; esac
+	done
 	if [ $${#scripts[@]} -eq 0 ]; then echo "No benchmarks/*.py yet."; exit 0; fi
 	for script in "$${scripts[@]}"; do
 	  echo "==> $$script"
