@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("apps.core.urls")),
     path("", include("apps.registry.urls")),
     path("", include("apps.readiness.urls")),
+    path("", include("apps.deployments.urls")),
 ]
 
 handler404 = "apps.core.views.not_found"

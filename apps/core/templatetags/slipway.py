@@ -68,6 +68,9 @@ class NavItem:
 NAV: list[tuple[str, list[NavItem]]] = [
     ("Overview", [NavItem("Dashboard", "core:dashboard", "home", ("core:dashboard",))]),
     ("Build", [NavItem("Models", "registry:model_list", "cube", ("registry:", "readiness:"))]),
+    ("Ship", [NavItem("Deployments", "deployments:deployment_list", "rocket",
+                      ("deployments:deployment_",)),
+              NavItem("Approvals", "deployments:approval_list", "check", ("deployments:approval",))]),
     ("Govern", [NavItem("Audit log", "core:audit_list", "list", ("core:audit",))]),
     ("Account", [NavItem("API tokens", "tenancy:token_list", "key", ("tenancy:token",))]),
 ]
