@@ -77,16 +77,6 @@ def _eager_celery(settings):
     app.conf.task_always_eager = False
 
 
-@pytest.fixture(autouse=True)
-def _checklist_defaults(request):
-    """The ten default checklist definitions come from a data migration; a transactional
-    test's flush (TRUNCATE) removes them for every later test. Put them back first."""
-    if not {"db", "transactional_db", "live_server"} & set(request.fixturenames):
-        return
-    request.getfixturevalue("transactional_db" if "transactional_db" in request.fixturenames else "db")
-    factories.ensure_checklist_defaults()
-
-
 @pytest.fixture
 def mlflow_name():
     """A registered-model name no other test uses (the MLflow store lives for the session)."""
@@ -109,20 +99,11 @@ def _isolated_cache(settings, tmp_path):
     cache.clear()
 
 
-def ensure_reference_data() -> None:
-    """Re-create what data migrations ship (checklist definitions, environments, instance
-    catalog). Transactional tests (live_server, threads) flush every table afterwards,
-    which would leave later tests without them."""
-    import importlib
-
-    from django.apps import apps as django_apps
-
-    importlib.import_module("apps.readiness.migrations.0003_default_definitions").add_defaults(django_apps, None)
-    importlib.import_module("apps.deployments.migrations.0002_catalog_and_environments").forward(django_apps, None)
-
-
 @pytest.fixture(autouse=True)
 def _reference_data(request):
+    """Data migrations ship reference rows (checklist definitions, environments, instance
+    catalog); a transactional test's flush removes them for every later test. Put them back
+    first (one cheap query when nothing is missing)."""
     marker = request.node.get_closest_marker("django_db")
     names = set(request.fixturenames)
     if marker is None and not names & {"db", "transactional_db", "live_server"}:
@@ -131,5 +112,5 @@ def _reference_data(request):
     transactional = "transactional_db" in names or "live_server" in names or bool(
         marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
     request.getfixturevalue("transactional_db" if transactional else "db")
-    ensure_reference_data()
+    factories.ensure_reference_data()
     yield

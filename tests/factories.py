@@ -19,6 +19,18 @@ def unique_name(prefix: str = "model") -> str:
     return f"{prefix}-{next(_counter)}-{uuid.uuid4().hex[:8]}"
 
 
+def ensure_reference_data() -> None:
+    """(Re)create what the data migrations ship, when a flush removed it."""
+    from django.apps import apps as django_apps
+
+    from apps.deployments.models import Environment, InstanceType
+
+    ensure_checklist_defaults()
+    catalog = importlib.import_module("apps.deployments.migrations.0002_catalog_and_environments")
+    if InstanceType.objects.count() < len(catalog.CATALOG) or Environment.objects.count() < len(catalog.ENVIRONMENTS):
+        catalog.forward(django_apps, None)
+
+
 def ensure_checklist_defaults() -> None:
     """(Re)create the ten default checklist definitions of the data migration if missing."""
     from django.apps import apps as django_apps
