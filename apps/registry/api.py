@@ -23,6 +23,7 @@ from apps.registry.models import Model, ModelVersion
 from apps.registry.serializers import (
     ImportVersionSerializer,
     ModelCreateSerializer,
+    ModelDetailSerializer,
     ModelSerializer,
     ModelUpdateSerializer,
     VersionDetailSerializer,
@@ -56,6 +57,11 @@ class ModelViewSet(TenantScopedViewSetMixin, mixins.ListModelMixin, mixins.Retri
 
     def optimize_queryset(self, qs):
         return qs.select_related("tenant", "created_by").only(*MODEL_COLUMNS)
+
+    @extend_schema(responses=ModelDetailSerializer)
+    def retrieve(self, request, *args, **kwargs):
+        """One model, with `live`: which version is live in which environment, since when."""
+        return Response(ModelDetailSerializer(self.get_object()).data)
 
     @extend_schema(request=ModelCreateSerializer, responses={201: ModelSerializer})
     def create(self, request, *args, **kwargs):

@@ -15,7 +15,7 @@ from apps.registry.models import Model, ModelVersion
 from apps.tenancy.models import Tenant
 
 # Output-only fields a client may echo back in a PATCH; they are dropped, never applied.
-MODEL_READ_ONLY = frozenset({"id", "created_at", "updated_at", "created_by"})
+MODEL_READ_ONLY = frozenset({"id", "created_at", "updated_at", "created_by", "live"})
 
 
 class ModelSerializer(serializers.Serializer):
@@ -55,6 +55,41 @@ class ModelSerializer(serializers.Serializer):
             "created_at": iso(model.created_at),
             "updated_at": iso(model.updated_at),
         }
+
+
+class LiveSerializer(serializers.Serializer):
+    environment = serializers.CharField(help_text="Environment name.")
+    version = serializers.IntegerField(help_text="The live version's number.")
+    version_id = serializers.IntegerField()
+    deployment = serializers.IntegerField(help_text="The live deployment's id.")
+    since = serializers.DateTimeField(allow_null=True)
+
+
+def live_rows(model: Model) -> list[dict]:
+    """Which version is live in which environment, and since when: one query."""
+    from apps.deployments.choices import DeploymentStatus
+    from apps.deployments.models import Deployment
+
+    rows = (Deployment.objects.filter(model=model, status=DeploymentStatus.LIVE)
+            .order_by("environment__position", "environment__name", "-live_since", "-id")
+            .values("id", "live_since", "environment__name", "version_id", "version__version"))
+    seen: dict[str, dict] = {}
+    for row in rows:  # newest first per environment, should two ever be live at once
+        seen.setdefault(row["environment__name"], {
+            "environment": row["environment__name"], "version": row["version__version"],
+            "version_id": row["version_id"], "deployment": row["id"], "since": iso(row["live_since"])})
+    return list(seen.values())
+
+
+class ModelDetailSerializer(ModelSerializer):
+    """One model, plus `live`: which version is live where, and since when."""
+
+    live = LiveSerializer(many=True, read_only=True)
+
+    def to_representation(self, model: Model) -> dict:
+        data = super().to_representation(model)
+        data["live"] = live_rows(model)
+        return data
 
 
 class ModelWriteSerializer(RefuseUnknownFieldsMixin, serializers.Serializer):

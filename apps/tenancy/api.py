@@ -38,16 +38,20 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
 
 def gpu_in_use(tenant_ids: list[int]) -> dict[int, int]:
-    """GPUs reserved per tenant, in one query for the whole page.
+    """GPUs reserved per tenant, in one grouped query for the whole page.
 
-    Deployments own the arithmetic (peak GPUs of a canary, rolling batches); until that
-    app provides it, nothing is reserved.
+    The same rows and sum as `apps.deployments.services.gpus_in_use(tenant_id)` (the
+    reserving statuses, `reserved_gpus`), grouped by tenant instead of one query per team.
     """
-    try:
-        from apps.deployments.services import gpus_in_use_by_tenant  # type: ignore[attr-defined]
-    except ImportError:
-        return dict.fromkeys(tenant_ids, 0)
-    return gpus_in_use_by_tenant(tenant_ids)
+    from django.db.models import Sum
+
+    from apps.deployments.choices import RESERVING
+    from apps.deployments.models import Deployment
+
+    totals = dict(Deployment.objects.filter(tenant_id__in=tenant_ids, status__in=RESERVING)
+                  .order_by().values("tenant_id").annotate(total=Sum("reserved_gpus"))
+                  .values_list("tenant_id", "total"))
+    return {tid: int(totals.get(tid) or 0) for tid in tenant_ids}
 
 
 class MeView(APIView):
