@@ -141,6 +141,13 @@ class TenantScopedViewSetMixin:
     def optimize_queryset(self, qs):
         return qs
 
+    def filter_queryset(self, queryset):
+        # Without any of its parameters a FilterSet filters nothing; skip building its form.
+        filterset_class = getattr(self, "filterset_class", None)
+        if filterset_class is not None and not set(self.request.query_params) & set(filterset_class.base_filters):
+            return queryset
+        return super().filter_queryset(queryset)
+
 
 class ScopedReadOnlyViewSet(TenantScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     pass
