@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -16,6 +17,11 @@ app.conf.beat_schedule = {
         "schedule": float(os.environ.get("SLIPWAY_TICK_SECONDS", "10")),
     },
     "expire-approvals": {"task": "expire_approvals", "schedule": 300.0},
+    # Costs: meter the hour that just ended, budgets after it; daily actuals and anomalies.
+    "meter-hour": {"task": "meter_hour", "schedule": crontab(minute=2)},
+    "check-budgets": {"task": "check_budgets", "schedule": crontab(minute=10)},
+    "ingest-aws-costs": {"task": "ingest_aws_costs", "schedule": crontab(hour=6, minute=15)},
+    "detect-cost-anomalies": {"task": "detect_cost_anomalies", "schedule": crontab(hour=0, minute=30)},
     "sync-all-models": {
         "task": "sync_all_models",
         "schedule": float(os.environ.get("SLIPWAY_SYNC_INTERVAL_SECONDS", "300")),

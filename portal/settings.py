@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "apps.registry",
     "apps.readiness",
     "apps.deployments",
+    "apps.costs",
+    "apps.runbooks",
 ]
 
 MIDDLEWARE = [
@@ -171,6 +173,17 @@ SLIPWAY_READY_TIMEOUT_SECONDS = env_int("SLIPWAY_READY_TIMEOUT_SECONDS", 600)
 SLIPWAY_MAX_CONSECUTIVE_ERRORS = env_int("SLIPWAY_MAX_CONSECUTIVE_ERRORS", 30)
 # The cluster used when an environment names none: the dev cluster (devcluster/).
 SLIPWAY_DEVCLUSTER_URL = env_str("SLIPWAY_DEVCLUSTER_URL", "http://127.0.0.1:8001")
+
+# --- Costs ----------------------------------------------------------------------------
+# Daily AWS Cost Explorer actuals (grouped by the tenant/model/environment cost-allocation
+# tags); off unless AWS credentials are configured. Cost Explorer's API lives in us-east-1.
+SLIPWAY_COSTS_AWS_ENABLED = env_bool("SLIPWAY_COSTS_AWS_ENABLED", False)
+SLIPWAY_COSTS_AWS_REGION = env_str("SLIPWAY_COSTS_AWS_REGION", "us-east-1")
+# PromQL for a workload's mean GPU utilisation (0-1) over {window} seconds (placeholders as
+# in the gate queries: {namespace}, {workload}, {window}).
+SLIPWAY_COSTS_GPU_UTILIZATION_QUERY = env_str(
+    "SLIPWAY_COSTS_GPU_UTILIZATION_QUERY",
+    'avg(avg_over_time(devcluster_gpu_utilization{namespace="{namespace}",workload="{workload}"}[{window}s]))')
 
 # --- MLflow ---------------------------------------------------------------------------
 MLFLOW_TRACKING_URI = env_str("MLFLOW_TRACKING_URI", f"sqlite:///{VAR_DIR / 'mlflow.db'}")

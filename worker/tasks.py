@@ -93,3 +93,64 @@ def expire_approvals() -> int:
 
     with audit_context(source=AuditSource.WORKER):
         return expire()
+
+
+# --- costs (apps.costs) ------------------------------------------------------------------
+
+@shared_task(name="meter_hour", acks_late=True)
+def meter_hour(hour: str | None = None) -> int:
+    """Beat, hourly: meter the hour that just ended (or the ISO `hour` given). Rerunning an
+    hour replaces its rows, so a redelivered task never doubles a cost."""
+    from datetime import datetime, timedelta
+
+    from django.utils import timezone
+
+    from apps.costs.services import meter_hour as meter
+
+    start = datetime.fromisoformat(hour) if hour else timezone.now() - timedelta(hours=1)
+    with audit_context(source=AuditSource.WORKER):
+        return meter(start)
+
+
+@shared_task(name="ingest_aws_costs", acks_late=True)
+def ingest_aws_costs(days: int = 3) -> int:
+    """Beat, daily: Cost Explorer actuals of the last `days` days (AWS revises recent days).
+    Does nothing unless SLIPWAY_COSTS_AWS_ENABLED."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from apps.core.errors import ServiceUnavailable
+    from apps.costs.services import ingest_actuals
+
+    if not settings.SLIPWAY_COSTS_AWS_ENABLED:
+        return 0
+    today = timezone.now().date()
+    try:
+        return ingest_actuals(today - timedelta(days=days), today)
+    except ServiceUnavailable as exc:
+        log.warning("Cost Explorer ingestion skipped: %s", exc)
+        return 0
+
+
+@shared_task(name="detect_cost_anomalies", acks_late=True)
+def detect_cost_anomalies(day: str | None = None) -> int:
+    """Beat, daily: yesterday (or `day`, YYYY-MM-DD) against each model's trailing 7 days."""
+    from datetime import date
+
+    from apps.costs.services import detect_anomalies
+
+    with audit_context(source=AuditSource.WORKER):
+        return len(detect_anomalies(date.fromisoformat(day) if day else None))
+
+
+@shared_task(name="check_budgets", acks_late=True)
+def check_budgets() -> int:
+    """Beat, hourly: budget thresholds (50/80/100 %) reached this month, each notified once."""
+    from apps.costs.services import check_budgets as check
+
+    with audit_context(source=AuditSource.WORKER):
+        return len(check())
+
+

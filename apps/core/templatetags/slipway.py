@@ -71,6 +71,8 @@ NAV: list[tuple[str, list[NavItem]]] = [
     ("Ship", [NavItem("Deployments", "deployments:deployment_list", "rocket",
                       ("deployments:deployment_",)),
               NavItem("Approvals", "deployments:approval_list", "check", ("deployments:approval",))]),
+    ("Operate", [NavItem("Costs", "costs:cost_overview", "chart", ("costs:",)),
+                 NavItem("Runbooks", "runbooks:runbook_index", "book", ("runbooks:",))]),
     ("Govern", [NavItem("Audit log", "core:audit_list", "list", ("core:audit",))]),
     ("Account", [NavItem("API tokens", "tenancy:token_list", "key", ("tenancy:token",))]),
 ]
