@@ -105,10 +105,11 @@ class DevCluster:
         while not self._stopping.wait(1.0):
             with self.lock:
                 if self.traffic == "auto":
-                    target = int(self.now())
+                    now = self.now()
+                    target = int(now)
                     # After a long stall (a suspended laptop), skip what the ring could not keep anyway.
                     self.sim.last_tick = max(self.sim.last_tick, target - self.sim.retention)
-                    self.sim.run_until(target)
+                    self.sim.run_until(target, ready_at=now)
 
     # -- server lifecycle ----------------------------------------------------------------------------------
 

@@ -154,15 +154,21 @@ class Simulator:
 
     # -- ticks -------------------------------------------------------------------------------------------
 
-    def tick(self, second: int) -> None:
-        """Simulate the traffic of one second ending at ``second``."""
+    def tick(self, second: int, ready_at: float | None = None) -> None:
+        """Simulate the traffic of one second ending at ``second``.
+
+        ``ready_at`` is when pod readiness is judged (default: ``second``). The real-time ticker
+        processes a second a little after it ended, with the routing of that moment, so it judges
+        readiness at that moment too: a route switched to pods that just became Ready must not
+        see a second of 503s that no real cluster would serve.
+        """
         shares = self.shares()
         for dep in self.store.all(kinds.DEPLOYMENTS):
             meta = dep["metadata"]
             key = (meta["namespace"], meta["name"])
             labels = meta.get("labels") or {}
             behaviour = self.get_behaviour(*key)
-            _, _, ready = self.pods.counts(key[0], key[1], float(second))
+            _, _, ready = self.pods.counts(key[0], key[1], float(second) if ready_at is None else max(float(second), ready_at))
             carry = self.carry.setdefault(key, Carry())
             carry.requests += behaviour["rps"] * shares.get(key, 0.0)
             n = math.floor(carry.requests + EPS)
@@ -188,11 +194,11 @@ class Simulator:
             self.gpu.pop(gone, None)
         self.last_tick = second
 
-    def run_until(self, second: int) -> int:
+    def run_until(self, second: int, ready_at: float | None = None) -> int:
         """Simulate every second after ``last_tick`` up to ``second``; returns how many ran."""
         ran = 0
         while self.last_tick < second:
-            self.tick(self.last_tick + 1)
+            self.tick(self.last_tick + 1, ready_at)
             ran += 1
         return ran
 
