@@ -152,5 +152,3 @@ def check_budgets() -> int:
 
     with audit_context(source=AuditSource.WORKER):
         return len(check())
-
-
