@@ -40,6 +40,8 @@ from apps.deployments.choices import (
 from apps.deployments.errors import DeploymentErrorCode
 from apps.deployments.models import Approval, Deployment, Environment, InstanceType, Rollout, RolloutEvent
 from apps.registry.models import Model, ModelVersion
+from apps.drift.services import check_rollout_allowed as check_drift_acknowledged
+from apps.tenancy.models import Tenant
 
 S = DeploymentStatus
 MAX_COMMENT = 5000
@@ -164,6 +166,14 @@ def preview(version: ModelVersion, *, environment, config, actor) -> Preview:
 
 # --- requests ------------------------------------------------------------------------------
 
+def _quota_exceeded(plan: GpuPlan, strategy: str) -> QuotaExceeded:
+    return QuotaExceeded(plan.message + (" Try `strategy: rolling`, fewer replicas, or ask for a larger quota."
+                                         if strategy == Strategy.CANARY else ""),
+                         code=DeploymentErrorCode.QUOTA, field="config.min_replicas",
+                         extra={"gpu": {"quota": plan.quota, "in_use": plan.in_use, "headroom": plan.headroom,
+                                        "needed": plan.peak_gpus}})
+
+
 def request_deployment(version: ModelVersion, *, environment, config, actor) -> Deployment:
     """Create a deployment: staging is queued at once; production waits for approval.
 
@@ -178,19 +188,23 @@ def request_deployment(version: ModelVersion, *, environment, config, actor) -> 
         raise ValidationFailed([("version", DeploymentErrorCode.NOT_READY,
                                  f"v{version.version} is not ready for {environment.name}: failing "
                                  + ", ".join(pre.failing) + ".")])
+    check_drift_acknowledged(version, environment)  # drift (issue 5): a drifting version waits for a person
     if not pre.plan.fits:
-        raise QuotaExceeded(pre.plan.message + (" Try `strategy: rolling`, fewer replicas, or ask for a larger quota."
-                                                if pre.config["strategy"] == Strategy.CANARY else ""),
-                            code=DeploymentErrorCode.QUOTA, field="config.min_replicas",
-                            extra={"gpu": {"quota": pre.plan.quota, "in_use": pre.plan.in_use,
-                                           "headroom": pre.plan.headroom, "needed": pre.plan.peak_gpus}})
+        raise _quota_exceeded(pre.plan, pre.config["strategy"])
     status = S.PENDING_APPROVAL if environment.requires_approval else S.QUEUED
     with transaction.atomic():
-        busy = Deployment.objects.select_for_update().filter(
-            model=version.model, environment=environment, status__in=ACTIVE).first()
+        # Serialise a team's requests on its tenant row: the quota and the one-active-rollout
+        # checks read rows that may not exist yet, and no row lock covers a row not yet written
+        # (two concurrent requests both passed them before).
+        tenant = Tenant.objects.select_for_update().get(pk=version.model.tenant_id)
+        busy = Deployment.objects.filter(model=version.model, environment=environment, status__in=ACTIVE).first()
         if busy is not None:
             raise Conflict(f"Deployment #{busy.pk} of {version.model.name} is {busy.status} in {environment.name}; "
                            "wait for it to finish or abort it.", code=DeploymentErrorCode.ALREADY_ACTIVE)
+        plan = plan_capacity(tenant=tenant, config=pre.config, instance=pre.instance, previous=pre.previous)
+        if not plan.fits:
+            raise _quota_exceeded(plan, pre.config["strategy"])
+        pre = Preview(pre.config, plan, pre.instance, pre.previous, pre.ready, pre.failing)
         strategy = Strategy.ROLLING if pre.plan.strategy == Strategy.ROLLING else pre.config["strategy"]
         deployment = Deployment.objects.create(
             tenant_id=version.model.tenant_id, model=version.model, version=version, environment=environment,
@@ -324,12 +338,25 @@ def approve(deployment: Deployment, *, actor, comment: str = "") -> Approval:
         if not summary.ready:
             raise Conflict(f"v{locked.version.version} is no longer ready: failing {', '.join(summary.failing)}.",
                            code=DeploymentErrorCode.NOT_READY)
+        # The team's lock (as in request_deployment) makes the checks below race-free.
+        tenant = Tenant.objects.select_for_update().get(pk=locked.tenant_id)
         active = Deployment.objects.filter(model=locked.model, environment=locked.environment,
                                            status__in=ACTIVE).exclude(pk=locked.pk).first()
         if active is not None:
             raise Conflict(f"Deployment #{active.pk} of {locked.model.name} is {active.status} in "
                            f"{locked.environment.name}; approve this one when it has finished.",
                            code=DeploymentErrorCode.ALREADY_ACTIVE)
+        # A pending request holds no GPUs; approving makes it hold them, so the quota is checked
+        # again now (others may have deployed since the request).
+        in_use = gpus_in_use(tenant.pk, exclude_id=locked.pk)
+        headroom = max(0, tenant.gpu_quota - in_use)
+        if locked.peak_gpus > headroom:
+            raise QuotaExceeded(
+                f"Needs {locked.peak_gpus} GPU(s) at peak; the team now uses {in_use} of {tenant.gpu_quota}, "
+                f"{headroom} free. Free some GPUs or raise the quota, then approve.",
+                code=DeploymentErrorCode.QUOTA, field="config.min_replicas",
+                extra={"gpu": {"quota": tenant.gpu_quota, "in_use": in_use, "headroom": headroom,
+                               "needed": locked.peak_gpus}})
         approval = Approval.objects.create(
             deployment=locked, decision=ApprovalDecision.APPROVED, decided_by=actor, comment=comment,
             artifact_digest=locked.version.artifact_digest, config_hash=locked.config_hash,

@@ -455,6 +455,22 @@ def test_platform_engineer_approves_and_the_rollout_is_enqueued(as_user, linus, 
     assert AuditEvent.objects.filter(action="approval.approved").count() == 1
 
 
+def test_approve_rechecks_the_quota_that_others_used_since_the_request(as_user, ada, linus, recsys, pending, ctr):
+    # given: the request needs 1 GPU (a pending request holds none); then the team fills its quota
+    other = factories.model(recsys, "feed-ranker")
+    services.request_deployment(make_version(other, 1), environment="staging",
+                                config={**SMALL, "min_replicas": recsys.gpu_quota, "max_replicas": recsys.gpu_quota},
+                                actor=ada)
+    counts = Written()
+    # when: a platform engineer approves
+    body = assert_problem(as_user(linus).post(act(pending, "approve"), {}), 400, code="gpu_quota_exceeded")
+    # then: refused with the numbers, nothing written, still pending
+    assert body["gpu"] == {"quota": 8, "in_use": 8, "headroom": 0, "needed": 1}
+    assert counts.unchanged()
+    pending.refresh_from_db()
+    assert pending.status == S.PENDING_APPROVAL
+
+
 def test_approve_twice_is_409_invalid_transition(as_user, linus, pending):
     as_user(linus).post(act(pending, "approve"), {})
     counts = Written()

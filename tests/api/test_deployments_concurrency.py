@@ -113,3 +113,39 @@ def test_twenty_concurrent_promotions_one_wins(live_server, recsys, reconcile_sp
     check_exactly_one_wins(results)
     assert Rollout.objects.get(deployment=deployment).promote_requested is True
     assert AuditEvent.objects.filter(action="deployment.promoted").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_never_overrun_the_gpu_quota(live_server, recsys, reconcile_spy):
+    """Eight requests of eight models, one GPU each, against a quota of three: three fit."""
+    recsys.gpu_quota = 3
+    recsys.save()
+    scientists = [factories.user(f"ds{i}", tenant=recsys) for i in range(8)]
+    versions = [make_version(factories.model(recsys, f"m{i}"), 1) for i in range(8)]
+    tokens = tokens_for(scientists)
+    barrier = threading.Barrier(8)
+
+    def one(index: int) -> tuple[int, dict]:
+        barrier.wait(timeout=30)
+        response = requests.post(f"{live_server.url}/api/v1/deployments/", timeout=60,
+                                  json={"version": versions[index].pk, "environment": "staging", "config": SMALL},
+                                  headers={"Authorization": f"Bearer {tokens[index]}"})
+        return response.status_code, response.json()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(one, range(8)))
+
+    assert sorted(code for code, _ in results) == [201] * 3 + [400] * 5, results
+    assert {body["code"] for code, body in results if code == 400} == {"gpu_quota_exceeded"}
+    assert services.gpus_in_use(recsys.pk) == 3 and Deployment.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_of_one_model_start_one_rollout(live_server, recsys, reconcile_spy):
+    scientists = [factories.user(f"ds{i}", tenant=recsys) for i in range(10)]
+    version = make_version(factories.model(recsys, "ctr-ranker"), 1)
+    results = fire(f"{live_server.url}/api/v1/deployments/", tokens_for(scientists),
+                   {"version": version.pk, "environment": "staging", "config": SMALL})
+    assert sorted(code for code, _ in results) == [201] + [409] * 9, results
+    assert {body["code"] for code, body in results if code == 409} == {"deployment_in_progress"}
+    assert Deployment.objects.count() == 1
