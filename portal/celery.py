@@ -17,6 +17,8 @@ app.conf.beat_schedule = {
         "schedule": float(os.environ.get("SLIPWAY_TICK_SECONDS", "10")),
     },
     "expire-approvals": {"task": "expire_approvals", "schedule": 300.0},
+    # Drift: a report for every live version with a baseline, hourly (issue 5).
+    "compute-drift-reports": {"task": "compute_drift_reports", "schedule": 3600.0},
     # Costs: meter the hour that just ended, budgets after it; daily actuals and anomalies.
     "meter-hour": {"task": "meter_hour", "schedule": crontab(minute=2)},
     "check-budgets": {"task": "check_budgets", "schedule": crontab(minute=10)},

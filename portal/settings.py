@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apps.registry",
     "apps.readiness",
     "apps.deployments",
+    "apps.drift",
     "apps.costs",
     "apps.runbooks",
 ]

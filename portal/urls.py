@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("apps.registry.urls")),
     path("", include("apps.readiness.urls")),
     path("", include("apps.deployments.urls")),
+    path("", include("apps.drift.urls")),
     path("", include("apps.costs.urls")),
     path("", include("apps.runbooks.urls")),
 ]

@@ -152,3 +152,30 @@ def check_budgets() -> int:
 
     with audit_context(source=AuditSource.WORKER):
         return len(check())
+
+
+# --- drift (apps.drift) --------------------------------------------------------------------
+
+@shared_task(name="compute_drift_report", acks_late=True)
+def compute_drift_report(version_id: int) -> str:
+    """One version's drift report now; acting on it is idempotent (a rollback happens once)."""
+    from apps.drift.services import compute_report
+    from apps.registry.models import ModelVersion
+
+    version = ModelVersion.objects.select_related("model__tenant").filter(pk=version_id).first()
+    if version is None:
+        return "gone"
+    with audit_context(source=AuditSource.WORKER):
+        report = compute_report(version, actor=None)
+    return report.severity if report is not None else "no data"
+
+
+@shared_task(name="compute_drift_reports")
+def compute_drift_reports() -> int:
+    """Beat, hourly: fan out one report per live version that has a baseline."""
+    from apps.drift.services import live_version_ids
+
+    ids = live_version_ids()
+    for version_id in ids:
+        compute_drift_report.delay(version_id)
+    return len(ids)
