@@ -17,7 +17,7 @@ from django.utils.safestring import SafeString, mark_safe
 WIDTH = 720
 PANEL_HEIGHT = 150
 LEFT = 56
-RIGHT = 150  # room for the threshold labels
+RIGHT = 196  # room for the threshold labels
 TOP = 26
 GAP = 44
 BOTTOM = 30
@@ -52,15 +52,16 @@ def _fmt(value: float) -> str:
 
 
 def _nice_max(value: float) -> float:
-    """Round an axis maximum up to 1, 2, 2.5 or 5 × a power of ten."""
+    """An axis maximum ≥ value whose quarters are round numbers (4 grid steps)."""
     if value <= 0:
         return 1.0
-    exponent = math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
+    quarter = value / 4
+    exponent = math.floor(math.log10(quarter))
+    for step in (1, 2, 2.5, 3, 4, 5, 6, 8, 10):
         candidate = step * 10 ** exponent
-        if candidate >= value:
-            return candidate
-    return 10 ** (exponent + 1)
+        if candidate >= quarter:
+            return 4 * candidate
+    return 4 * 10 ** (exponent + 1)
 
 
 def _polylines(series: Series, x, y) -> list[str]:
@@ -124,12 +125,18 @@ def _panel(*, title: str, unit: str, top: float, series: Sequence[Series], thres
     return parts
 
 
-def _seconds_label(seconds: float) -> str:
-    if seconds >= 3600:
+def _seconds_label(seconds: float, span: float | None = None) -> str:
+    """Elapsed time for the x axis; finer when the whole span is short (no repeated labels)."""
+    span = seconds if span is None else span
+    if span >= 3 * 3600:
         return f"{seconds / 3600:.1f} h".replace(".0 h", " h")
-    if seconds >= 120:
+    if span >= 600:
         return f"{seconds / 60:.0f} min"
-    return f"{seconds:.0f} s"
+    if span >= 180:
+        return f"{seconds / 60:.1f} min".replace(".0 min", " min")
+    if span >= 20:
+        return f"{seconds:.0f} s"
+    return f"{seconds:.1f} s".replace(".0 s", " s")
 
 
 def rollout_chart(analyses: Iterable, *, sla_p99_ms: float, rollback_error_rate: float,
@@ -193,7 +200,7 @@ def rollout_chart(analyses: Iterable, *, sla_p99_ms: float, rollback_error_rate:
     for i in range(5):
         value = t_max * i / 4
         parts.append(f'<text class="tick" x="{LEFT + plot_w * i / 4:.1f}" y="{axis_y}" text-anchor="middle">'
-                     f'{escape(_seconds_label(value))}</text>')
+                     f'{escape(_seconds_label(value, t_max))}</text>')
     legend = [("canary", "canary")] + ([("stable", "stable")] if has_stable else [])
     for i, (css, name) in enumerate(legend):
         ly = TOP - 10

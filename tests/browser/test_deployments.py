@@ -226,6 +226,8 @@ def test_linus_approves_production_and_the_canary_walks_its_steps(browser, live_
     context, tab = new_tab(browser, live_server)
     try:
         sign_in(linus, tab=tab)
+        expect(tab.locator("#dashboard-rollouts")).to_contain_text("ctr-feed v2 → production")
+        shot(tab, "dep-08a-dashboard-approvals-waiting")
         tab.goto("/approvals/")
         request = tab.locator(f"#request-{deployment.pk}")
         expect(request).to_contain_text("ctr-feed v2 → Production")
@@ -269,6 +271,15 @@ def test_a_misbehaving_canary_rolls_back_and_the_page_says_why(page, sign_in, sh
     expect(page.locator("#rollout-status")).to_contain_text("canary v2 · 50 %", timeout=SLOW)
     page.evaluate("window.__marker = 'same page'")
     shot(page, "dep-12-rollout-before-misbehave", full_page=True)
+    # Meanwhile, in another tab: the dashboard's live rollouts and the no-JS confirmation page.
+    other = page.context.new_page()
+    other.goto("/")
+    expect(other.locator("#dashboard-rollouts")).to_contain_text("ctr-feed v2 → staging")
+    shot(other, "dep-12a-dashboard-live-rollout")
+    other.goto(f"/deployments/{canary.pk}/abort/")
+    expect(other.locator(".confirm-card")).to_contain_text("Abort ctr-feed v2 in staging?")
+    shot(other, "dep-12b-abort-confirm-page")
+    other.close()
 
     page.get_by_role("button", name="Error rate 20 %").click()
     expect(page.locator(".messages")).to_contain_text("ctr-feed-v2 now behaves: error rate 20 %")
