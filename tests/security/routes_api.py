@@ -77,3 +77,35 @@ CASES = [
     RouteCase("deployment-detail", kwargs=deployment),
     *(control(name) for name in ("approve", "reject", "pause", "resume", "promote", "abort", "rollback")),
 ]
+
+
+# --- drift (apps.drift) -----------------------------------------------------------------------
+
+def drift_report(w):
+    """A high-drift report of recsys's version (a baseline, shifted observations, computed once per test)."""
+
+    def build():
+        from apps.drift import services as drift
+
+        values = [float(i % 50) for i in range(500)]
+        drift.upload_baseline(w.version, actor=w.ada, features={"x": values})
+        drift.record_observations(w.version, actor=w.ada, features={"x": [v + 100 for v in values]})
+        return drift.compute_report(w.version, actor=w.ada, trigger="manual")
+
+    return {"pk": w.once("drift_report", build).pk}
+
+
+def drift_sample(w):
+    return {"version": w.version.pk, "features": {"x": [1.0, 2.0, 3.0]}}
+
+
+CASES += [
+    RouteCase("drift-baseline-list", writes=("POST",), body=drift_sample, other_team_read=200,
+              note="grace naming recsys's version: 404 on `version`, the same as a missing one"),
+    RouteCase("drift-observation-list", reads=(), writes=("POST",), body=drift_sample),
+    RouteCase("drift-report-list", writes=("POST",), body=lambda w: {"version": w.version.pk}, other_team_read=200),
+    RouteCase("drift-report-detail", kwargs=drift_report),
+    RouteCase("drift-report-acknowledge", kwargs=drift_report, reads=(), writes=("POST",),
+              body=lambda w: {"note": "walker"}),
+    RouteCase("drift-policy-detail", kwargs=model, writes=("PATCH",), body=lambda w: {"action": "notify"}),
+]

@@ -53,3 +53,25 @@ CASES = [
               body=lambda w: {"status": "pass", "evidence": "walker"}),
     RouteCase("readiness:item_waive", kwargs=item, reads=(), writes=("POST",), body=lambda w: {"reason": "walker"}),
 ]
+
+
+# --- drift (apps.drift) -----------------------------------------------------------------------
+
+def drift_report(w):
+    from tests.security.routes_api import drift_report as build
+
+    return build(w)
+
+
+DRIFT_POLICY = {"action": "notify", "low_threshold": 0.1, "medium_threshold": 0.2, "high_threshold": 0.25,
+                "window_hours": 1, "min_rows": 100}
+
+CASES += [
+    RouteCase("drift:overview", other_team_read=200, note="grace sees her own team's monitored models"),
+    RouteCase("drift:model_drift", kwargs=model),
+    RouteCase("drift:report_compute", kwargs=model, reads=(), writes=("POST",),
+              body=lambda w: {"version": w.version.pk}),
+    RouteCase("drift:policy_edit", kwargs=model, reads=(), writes=("POST",), body=lambda w: DRIFT_POLICY),
+    RouteCase("drift:report_acknowledge", kwargs=drift_report, reads=(), writes=("POST",),
+              body=lambda w: {"note": "walker"}),
+]
