@@ -111,8 +111,9 @@ def cost_rows(records: QuerySet, actuals: QuerySet | None, *, group_by: list[str
         records = records.filter(environment__name=filters["environment"])
     columns = [c for g in group_by for c in GROUPS[g][0]]
     grouped = (records.order_by().values(*columns).annotate(
-        usd=Sum("usd"), gpu_hours=Sum("gpu_hours"), replica_hours=Sum("replica_hours"), requests=Sum("requests"),
-        measured_usd=Sum("usd", filter=Q(requests__isnull=False))).order_by(*columns))
+        total_usd=Sum("usd"), total_gpu_hours=Sum("gpu_hours"), total_replica_hours=Sum("replica_hours"),
+        total_requests=Sum("requests"), measured_usd=Sum("usd", filter=Q(requests__isnull=False)))
+        .order_by(*columns))
     actual_by_key: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
     has_actuals = False
     if actuals is not None:
@@ -124,18 +125,19 @@ def cost_rows(records: QuerySet, actuals: QuerySet | None, *, group_by: list[str
         if filters.get("environment"):
             actuals = actuals.filter(environment_tag=filters["environment"])
         acolumns = [c for g in group_by for c in GROUPS[g][1]]
-        for row in actuals.order_by().values(*acolumns).annotate(usd=Sum("usd")):
-            actual_by_key[tuple(row[c] for c in acolumns)] = row["usd"]
+        for row in actuals.order_by().values(*acolumns).annotate(total_usd=Sum("usd")):
+            actual_by_key[tuple(row[c] for c in acolumns)] = row["total_usd"]
             has_actuals = True
     out = []
     for row in grouped:
         key_columns = [GROUPS[g][0][0] for g in group_by]
         key = tuple(row[c] for c in key_columns)
-        cost_per_1k, note = per_1k(row["measured_usd"], row["requests"])
+        cost_per_1k, note = per_1k(row["measured_usd"], row["total_requests"])
         item = {
-            "usd": row["usd"] or ZERO, "actual_usd": actual_by_key.get(key) if has_actuals else None,
-            "gpu_hours": row["gpu_hours"] or ZERO, "replica_hours": row["replica_hours"] or ZERO,
-            "requests": row["requests"], "usd_per_1k": cost_per_1k, "usd_per_1k_note": note,
+            "usd": row["total_usd"] or ZERO, "actual_usd": actual_by_key.get(key) if has_actuals else None,
+            "gpu_hours": row["total_gpu_hours"] or ZERO, "replica_hours": row["total_replica_hours"] or ZERO,
+            "requests": row["total_requests"], "usd_per_1k": cost_per_1k, "usd_per_1k_note": note,
+            "_measured_usd": row["measured_usd"] or ZERO,
         }
         for g in group_by:
             item[g] = _label(g, row)
@@ -149,7 +151,7 @@ def cost_rows(records: QuerySet, actuals: QuerySet | None, *, group_by: list[str
 def totals(rows: list[dict]) -> dict:
     usd = sum((r["usd"] for r in rows), ZERO)
     requests = [r["requests"] for r in rows if r["requests"] is not None]
-    measured = sum((r["usd"] for r in rows if r["requests"] is not None), ZERO)
+    measured = sum((r.get("_measured_usd", ZERO) for r in rows), ZERO)
     cost_per_1k, note = per_1k(measured, sum(requests) if requests else None)
     actual = [r["actual_usd"] for r in rows if r.get("actual_usd") is not None]
     return {"usd": usd, "gpu_hours": sum((r["gpu_hours"] for r in rows), ZERO),
@@ -248,7 +250,7 @@ def daily_by_model(records: QuerySet, *, start: date, end: date, limit: int = 6)
     the rest summed as "other" — a stacked chart stays readable."""
     rows = (records.filter(day__gte=start, day__lte=end).order_by().values("day", "model_id", "model__name",
                                                                             "tenant__slug")
-            .annotate(usd=Sum("usd")))
+            .annotate(total=Sum("usd")))
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     index = {d: i for i, d in enumerate(days)}
     per_model: dict[int, list[Decimal]] = {}
@@ -256,7 +258,7 @@ def daily_by_model(records: QuerySet, *, start: date, end: date, limit: int = 6)
     slugs: dict[int, set] = defaultdict(set)
     for row in rows:
         series = per_model.setdefault(row["model_id"], [ZERO] * len(days))
-        series[index[row["day"]]] += row["usd"] or ZERO
+        series[index[row["day"]]] += row["total"] or ZERO
         names[row["model_id"]] = row["model__name"]
         slugs[row["model__name"]].add(row["tenant__slug"])
     ranked = sorted(per_model, key=lambda m: sum(per_model[m]), reverse=True)
@@ -276,12 +278,12 @@ def daily_by_model(records: QuerySet, *, start: date, end: date, limit: int = 6)
 def daily_per_1k(records: QuerySet, *, start: date, end: date) -> list[tuple[date, Decimal | None]]:
     """USD per 1,000 predictions per day (None on days without measured traffic)."""
     rows = {r["day"]: r for r in records.filter(day__gte=start, day__lte=end).order_by().values("day").annotate(
-        usd=Sum("usd", filter=Q(requests__isnull=False)), requests=Sum("requests"))}
+        measured=Sum("usd", filter=Q(requests__isnull=False)), served=Sum("requests"))}
     out = []
     for i in range((end - start).days + 1):
         d = start + timedelta(days=i)
         row = rows.get(d)
-        out.append((d, per_1k(row["usd"], row["requests"])[0] if row else None))
+        out.append((d, per_1k(row["measured"], row["served"])[0] if row else None))
     return out
 
 

@@ -26,6 +26,8 @@ def row_json(row: dict) -> dict:
     """A report row as JSON: money and hours as numbers (rounded), never Decimal strings."""
     out = {}
     for key, value in row.items():
+        if key.startswith("_"):
+            continue  # internal figures (e.g. the measured share of usd)
         if key in ("usd", "actual_usd", "gpu_hours", "replica_hours"):
             out[key] = round(float(value), 4) if value is not None else None
         elif key == "usd_per_1k":

@@ -260,7 +260,7 @@ def detect_anomalies(day: date | None = None, *, now: datetime | None = None) ->
     daily: dict[int, dict[date, Decimal]] = defaultdict(dict)
     tenants: dict[int, int] = {}
     for model_id, tenant_id, d, usd in (CostRecord.objects.filter(day__gte=window_start, day__lte=day)
-                                        .values_list("model_id", "tenant_id", "day").annotate(usd=Sum("usd"))
+                                        .values_list("model_id", "tenant_id", "day").annotate(total=Sum("usd"))
                                         .order_by()):
         daily[model_id][d] = usd
         tenants[model_id] = tenant_id
