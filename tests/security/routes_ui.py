@@ -54,6 +54,42 @@ CASES = [
     RouteCase("readiness:item_waive", kwargs=item, reads=(), writes=("POST",), body=lambda w: {"reason": "walker"}),
 ]
 
+# --- deployments (the deployment pages) ---------------------------------------------------------
+
+
+def deployment(w):
+    """The queued staging deployment of recsys's model that the API cases use too."""
+    from tests.security.routes_api import deployment as api_deployment
+
+    return api_deployment(w)
+
+
+DEPLOY_FORM = {"environment": "staging", "instance_type": "g5.xlarge", "gpus_per_replica": 1, "min_replicas": 1,
+               "max_replicas": 1, "spot_percent": 0, "strategy": "canary", "steps": "5, 25, 50, 100",
+               "soak_seconds": 60}
+
+
+def deployment_control(action: str, *, owner_read: int) -> RouteCase:
+    """GET shows the no-JS confirmation page, POST runs the control through the service."""
+    field = "comment" if action in ("approve", "reject") else "reason"
+    return RouteCase(f"deployments:deployment_{action}", kwargs=deployment, writes=("POST",),
+                     body=lambda w: {field: "walker"}, owner_read=owner_read, viewer_read=403,
+                     note="platform-only controls are 403 for ada; viewers never get a control")
+
+
+CASES += [
+    RouteCase("deployments:deployment_list", other_team_read=200),
+    RouteCase("deployments:approval_list", other_team_read=200,
+              note="grace sees her own team's requests (none of recsys's)"),
+    RouteCase("deployments:deployment_detail", kwargs=deployment),
+    RouteCase("deployments:deployment_create", kwargs=version, writes=("POST",), body=lambda w: DEPLOY_FORM,
+              viewer_read=403, note="the deploy form is for data scientists of the team"),
+    RouteCase("deployments:deployment_misbehave", kwargs=deployment, reads=(), writes=("POST",),
+              body=lambda w: {"behaviour": "errors"}),
+    *[deployment_control(action, owner_read=403) for action in ("approve", "reject", "pause", "resume", "promote")],
+    *[deployment_control(action, owner_read=200) for action in ("abort", "rollback")],
+]
+
 
 # --- drift (apps.drift) -----------------------------------------------------------------------
 
