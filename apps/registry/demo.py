@@ -269,6 +269,7 @@ def seed(*, log=print) -> SeedReport:
             if item.decided_by_id is None and item.status == ItemStatus.PENDING:
                 attest(item, actor=author, status=ItemStatus.PASS, evidence=evidence)
                 report.attestations += 1
+    __import__("apps.drift.demo", fromlist=["seed_drift"]).seed_drift(log=log)  # one drifting model (apps.drift)
     return report
 
 
