@@ -93,7 +93,13 @@ def sections(body: str) -> dict[str, str]:
     return {k: "\n".join(v).strip() for k, v in out.items()}
 
 
+_PLACEHOLDER_TEXT = re.compile(re.escape(PLACEHOLDER) + r".*?_(?=\s|$)", re.DOTALL)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
 def _filled(text: str) -> bool:
+    """Filled: at least 20 characters that are neither the template's placeholder nor a comment."""
+    text = _COMMENT.sub("", _PLACEHOLDER_TEXT.sub("", text))
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     meaningful = [line for line in lines if not line.startswith(PLACEHOLDER) and not line.startswith("<!--")]
     return bool(meaningful) and sum(len(line) for line in meaningful) >= 20

@@ -16,6 +16,13 @@ class RunbookSaveSerializer(serializers.Serializer):
     expected_revision = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1,
                                                  help_text="The revision you edited; 409 if someone saved since.")
 
+    def validate(self, attrs):
+        # CharField would turn 5 or true into text; a runbook body must be sent as a string.
+        for name in ("body", "summary"):
+            if name in self.initial_data and not isinstance(self.initial_data[name], str):
+                raise serializers.ValidationError({name: serializers.ErrorDetail("Must be a string.", code="invalid")})
+        return attrs
+
 
 class RunbookSerializer(serializers.Serializer):
     model = serializers.IntegerField()

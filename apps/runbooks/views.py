@@ -134,6 +134,8 @@ class RunbookEditView(_RunbookPage, View):
                                                    expected_revision=data.get("expected_revision"))
             except DomainError as exc:
                 raise_for_access(exc)
+                if exc.field == "expected_revision":
+                    exc.field = None  # a hidden field: show the conflict above the form
                 add_domain_errors(form, exc)
                 status = status_for(exc)
             else:
