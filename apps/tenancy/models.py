@@ -38,7 +38,8 @@ class User(AbstractUser):
     def _membership_map(self) -> dict[int, str]:
         cached = getattr(self, "_slipway_memberships", None)
         if cached is None:
-            cached = dict(Membership.objects.filter(user_id=self.pk).values_list("tenant_id", "role"))
+            # order_by(): Meta.ordering would join user and tenant on every request for nothing.
+            cached = dict(Membership.objects.filter(user_id=self.pk).order_by().values_list("tenant_id", "role"))
             self._slipway_memberships = cached
         return cached
 
