@@ -29,6 +29,12 @@ def ensure_reference_data() -> None:
     catalog = importlib.import_module("apps.deployments.migrations.0002_catalog_and_environments")
     if InstanceType.objects.count() < len(catalog.CATALOG) or Environment.objects.count() < len(catalog.ENVIRONMENTS):
         catalog.forward(django_apps, None)
+    if django_apps.is_installed("apps.runbooks"):
+        from apps.runbooks.models import Runbook
+        from apps.runbooks.platform_runbooks import RUNBOOKS
+
+        if Runbook.objects.filter(model__isnull=True, slug__in=[r[0] for r in RUNBOOKS]).count() < len(RUNBOOKS):
+            importlib.import_module("apps.runbooks.migrations.0002_platform_runbooks").create(django_apps, None)
 
 
 def ensure_checklist_defaults() -> None:

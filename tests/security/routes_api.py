@@ -109,3 +109,39 @@ CASES += [
               body=lambda w: {"note": "walker"}),
     RouteCase("drift-policy-detail", kwargs=model, writes=("PATCH",), body=lambda w: {"action": "notify"}),
 ]
+
+
+# --- costs and runbooks (issue 4) ---------------------------------------------------------
+
+def with_costs(w):
+    """A recsys cost row and anomaly (so grace's answers could leak them if scoping broke)."""
+
+    def build():
+        from datetime import date
+
+        from apps.costs.models import CostAnomaly
+        from tests.costs.conftest import record
+
+        record(w.model, date.today(), "12.34", requests=1000)
+        return CostAnomaly.objects.create(tenant=w.recsys, model=w.model, day=date.today(), usd=130,
+                                          baseline_usd=100, history_days=7, increase=0.3)
+
+    return w.once("cost_anomaly", build)
+
+
+def cost_list(w):
+    with_costs(w)
+    return {}
+
+
+CASES += [
+    RouteCase("cost-list", kwargs=cost_list, other_team_read=200, note="grace sees her own team's rows"),
+    RouteCase("cost-export", kwargs=cost_list, other_team_read=200),
+    RouteCase("cost-budget", kwargs=cost_list, other_team_read=200),
+    RouteCase("cost-recommendations", kwargs=cost_list, other_team_read=200),
+    RouteCase("cost-anomaly-list", kwargs=cost_list, other_team_read=200),
+    RouteCase("cost-anomaly-detail", kwargs=lambda w: {"pk": with_costs(w).pk}),
+    RouteCase("model-runbook", kwargs=lambda w: {"model_pk": w.model.pk}, writes=("PUT",),
+              body=lambda w: {"body": "## If you see high latency\n\nwalker"}),
+    RouteCase("model-runbook-history", kwargs=lambda w: {"model_pk": w.model.pk}),
+]

@@ -111,3 +111,35 @@ CASES += [
     RouteCase("drift:report_acknowledge", kwargs=drift_report, reads=(), writes=("POST",),
               body=lambda w: {"note": "walker"}),
 ]
+
+
+# --- costs and runbooks (issue 4) ---------------------------------------------------------
+
+def cost_world(w):
+    from tests.security.routes_api import with_costs
+
+    with_costs(w)
+    return {}
+
+
+PLATFORM_BOOK = {"slug": "gpu-node-pool-exhausted"}
+PLATFORM_NOTE = "platform runbooks: every signed-in user reads them; only platform engineers edit"
+
+CASES += [
+    RouteCase("costs:cost_overview", kwargs=cost_world, other_team_read=200),
+    RouteCase("costs:cost_export", kwargs=cost_world, other_team_read=200, note="a CSV of grace's own rows"),
+    RouteCase("costs:model_costs", kwargs=model),
+    RouteCase("runbooks:runbook_index", other_team_read=200),
+    RouteCase("runbooks:model_runbook", kwargs=model),
+    RouteCase("runbooks:model_runbook_edit", kwargs=model, writes=("POST",),
+              body=lambda w: {"body": "walker", "summary": "walker"}, viewer_read=403),
+    RouteCase("runbooks:model_runbook_history", kwargs=model),
+    RouteCase("runbooks:model_runbook_diff", kwargs=model, owner_read=404,
+              note="no revision saved yet: 404 for everyone (the model itself is 404 for grace anyway)"),
+    RouteCase("runbooks:platform_runbook", kwargs=lambda w: PLATFORM_BOOK, other_team_read=200, note=PLATFORM_NOTE),
+    RouteCase("runbooks:platform_runbook_edit", kwargs=lambda w: PLATFORM_BOOK, writes=("POST",),
+              body=lambda w: {"title": "GPU node pool exhausted", "body": "walker"}, owner_read=403,
+              other_team_read=403, other_team_write=403, note=PLATFORM_NOTE),
+    RouteCase("runbooks:platform_runbook_history", kwargs=lambda w: PLATFORM_BOOK, other_team_read=200),
+    RouteCase("runbooks:platform_runbook_diff", kwargs=lambda w: PLATFORM_BOOK, other_team_read=200),
+]
