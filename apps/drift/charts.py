@@ -32,7 +32,7 @@ def heatmap(features: Sequence[str], columns: Sequence[dict], thresholds: Thresh
     """
     if not features or not columns:
         return mark_safe("")
-    left, top, cell_w, cell_h, gap = 170, 26, max(14, min(40, 720 // max(len(columns), 1))), 22, 2
+    left, top, cell_w, cell_h, gap = 170, 4, max(14, min(40, 720 // max(len(columns), 1))), 22, 2
     width = left + len(columns) * cell_w + 90
     height = top + len(features) * cell_h + 34
     parts = [f'<svg class="chart heatmap" viewBox="0 0 {width} {height}" role="img" '
@@ -56,8 +56,10 @@ def heatmap(features: Sequence[str], columns: Sequence[dict], thresholds: Thresh
                              f'y="{y + cell_h / 2 + 3.5:.1f}" text-anchor="middle">{_fmt(value, 2)}</text>')
     label_every = max(1, math.ceil(len(columns) / 8))
     base_y = top + len(features) * cell_h + 14
+    last = len(columns) - 1
     for c, column in enumerate(columns):
-        if c % label_every == 0 or c == len(columns) - 1:
+        # Every n-th time, and the newest unless it would sit on top of the one before.
+        if c % label_every == 0 or (c == last and last % label_every >= max(2, label_every // 2)):
             parts.append(f'<text class="tick" x="{left + c * cell_w + (cell_w - gap) / 2:.1f}" y="{base_y}" '
                          f'text-anchor="middle">{escape(column["label"])}</text>')
     legend_x = left + len(columns) * cell_w + 14
@@ -122,7 +124,7 @@ def timeline(points: Sequence[dict], thresholds: Thresholds) -> SafeString:
     """
     if not points:
         return mark_safe("")
-    width, height, left, right, top, bottom = 720, 170, 46, 110, 12, 26
+    width, height, left, right, top, bottom = 720, 190, 46, 110, 12, 26
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max([p["value"] for p in points] + [thresholds.high * 1.3])
     step = plot_w / max(len(points) - 1, 1)
@@ -135,13 +137,17 @@ def timeline(points: Sequence[dict], thresholds: Thresholds) -> SafeString:
 
     parts = [f'<svg class="chart timeline" viewBox="0 0 {width} {height}" role="img" '
              f'aria-label="Severity timeline: maximum PSI per report">']
-    for value, label, kind in ((thresholds.low, f"low ≥ {thresholds.low:g}", "low"),
+    label_ys: list[float] = []
+    for value, label, kind in ((thresholds.high, f"high > {thresholds.high:g}", "high"),
                                (thresholds.medium, f"medium ≥ {thresholds.medium:g}", "medium"),
-                               (thresholds.high, f"high > {thresholds.high:g}", "high")):
+                               (thresholds.low, f"low ≥ {thresholds.low:g}", "low")):
         parts.append(f'<line class="threshold threshold-{kind}" x1="{left}" y1="{y(value):.1f}" '
                      f'x2="{left + plot_w}" y2="{y(value):.1f}"/>')
-        parts.append(f'<text class="threshold-label" x="{left + plot_w + 6}" y="{y(value) + 4:.1f}">'
-                     f'{escape(label)}</text>')
+        ly = y(value) + 4
+        while any(abs(ly - other) < 12 for other in label_ys):
+            ly += 12  # close thresholds: stack their labels instead of overprinting them
+        label_ys.append(ly)
+        parts.append(f'<text class="threshold-label" x="{left + plot_w + 6}" y="{ly:.1f}">{escape(label)}</text>')
     if len(points) > 1:
         path = " ".join(f"{x(i):.1f},{y(p['value']):.1f}" for i, p in enumerate(points))
         parts.append(f'<polyline class="line line-psi" points="{path}"/>')
@@ -151,8 +157,9 @@ def timeline(points: Sequence[dict], thresholds: Thresholds) -> SafeString:
                      f'r="{radius}"><title>{escape(p["title"])}: max PSI {_fmt(p["value"])} '
                      f'({escape(p["severity"])})</title></circle>')
     label_every = max(1, math.ceil(len(points) / 8))
+    last = len(points) - 1
     for i, p in enumerate(points):
-        if i % label_every == 0 or i == len(points) - 1:
+        if i % label_every == 0 or (i == last and last % label_every >= max(2, label_every // 2)):
             parts.append(f'<text class="tick" x="{x(i):.1f}" y="{height - 8}" text-anchor="middle">'
                          f'{escape(p["label"])}</text>')
     parts.append(f'<text class="tick" x="{left - 6}" y="{y(0) + 3:.1f}" text-anchor="end">0</text>')
