@@ -39,8 +39,8 @@ from apps.deployments.choices import (
 )
 from apps.deployments.errors import DeploymentErrorCode
 from apps.deployments.models import Approval, Deployment, Environment, InstanceType, Rollout, RolloutEvent
-from apps.registry.models import Model, ModelVersion
 from apps.drift.services import check_rollout_allowed as check_drift_acknowledged
+from apps.registry.models import Model, ModelVersion
 from apps.tenancy.models import Tenant
 
 S = DeploymentStatus
