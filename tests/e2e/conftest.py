@@ -93,9 +93,11 @@ def broker(request, tmp_path) -> Iterator[Broker]:
         folder = tmp_path / "var" / "broker"
         (folder / "out").mkdir(parents=True)
         (folder / "processed").mkdir()
+        (folder / "control").mkdir()
         # The child gets SLIPWAY_VAR_DIR=tmp_path/var, so settings give it these same folders.
         options = {"data_folder_in": str(folder / "out"), "data_folder_out": str(folder / "out"),
-                   "processed_folder": str(folder / "processed"), "store_processed": False}
+                   "processed_folder": str(folder / "processed"), "control_folder": str(folder / "control"),
+                   "store_processed": False}
         found = Broker("filesystem", "filesystem://", options)
     with pointed_at(found):
         yield found
