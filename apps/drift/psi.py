@@ -33,8 +33,10 @@ bucket that empties completely contributes a large but finite term (≈ e·ln(e/
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,11 +50,21 @@ DEFAULT_THRESHOLDS = (0.1, 0.2, 0.25)
 SEVERITIES = ("none", "low", "medium", "high")
 
 _SIGN_MASK = np.int64(0x7FFFFFFFFFFFFFFF)
-# High 32 bits of the order-preserving key: -inf (and negative NaNs) sit at or below
-# _LOW_KEY - 1; +inf and positive NaNs at or above _HIGH_KEY. Finite values lie between.
-_LOW_KEY = np.int32(-2146435072)   # key_hi(-inf) + 1
+# High word of +inf: +inf and positive NaNs are at or above it (as signed integers).
 _HIGH_KEY = np.int32(0x7FF00000)   # key_hi(+inf)
 ROW_CHUNK = 255 * 16               # rows per step: bounds memory; a multiple of 255 for the byte-lane sums
+
+
+def default_threads() -> int:
+    """Threads for large matrices: SLIPWAY_PSI_THREADS, else the CPUs this process may use (≤ 4)."""
+    configured = os.environ.get("SLIPWAY_PSI_THREADS", "")
+    if configured.isdigit() and int(configured) > 0:
+        return min(int(configured), 16)
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        available = os.cpu_count() or 1
+    return max(1, min(available, 4))
 
 
 # --- keys ------------------------------------------------------------------------------
@@ -133,10 +145,11 @@ class NumericBinner:
     chunks of `ROW_CHUNK` rows (never copying it whole: a 1,000,000 × 200 float64 sample is
     1.6 GB), and for each chunk:
 
-    1. takes the high 32-bit word of every value (a strided view of the chunk) and turns it
-       into the order-preserving key in three integer passes;
-    2. for each edge position k, compares the keys of all columns against column-wise key
-       thresholds at once (one vectorised pass), giving "x >= edge_k" as bytes;
+    1. copies the high 32-bit word of every value into a small buffer (one pass: the only time
+       the 8-byte values are read);
+    2. for each edge position k, compares those words of all columns against column-wise
+       thresholds at once (one vectorised integer pass; signed for non-negative edges,
+       unsigned for negative ones — see __init__), giving "x >= edge_k" as bytes;
     3. counts those bytes per column by adding whole rows as uint64 words: eight columns per
        word, each byte lane a counter that cannot overflow within 255 rows.
 
@@ -150,54 +163,96 @@ class NumericBinner:
         self.n_edges = [len(e) for e in edges]
         width = max(self.n_edges, default=0)
         self.padded = -(-max(self.n_features, 1) // 8) * 8
-        # thresholds[k, j]: key of column j's k-th boundary; boundary 0 is "> -inf", the last
-        # "≥ +inf". Columns with fewer edges repeat the +inf threshold (empty buckets, dropped).
-        thresholds = np.full((width + 2, self.n_features), _HIGH_KEY, dtype=np.int32)
-        thresholds[0] = _LOW_KEY
+        # Boundary k of column j as the raw high word of its (key-aligned) edge. Boundary 0 is
+        # "> -inf", the last "≥ +inf"; columns with fewer edges repeat the +inf boundary (empty
+        # buckets, dropped). A non-negative edge e is passed when the signed high word of x is
+        # ≥ e's; a negative one when the unsigned high word of x is ≤ e's (negative doubles sort
+        # in reverse as integers). Both are exact for key-aligned edges, so no per-value key
+        # transform is needed: one integer compare per boundary.
+        n_bounds = width + 2
+        raw = np.full((n_bounds, self.n_features), _HIGH_KEY, dtype=np.int32)
+        raw[0] = np.int32(-1048577)  # 0xFFEFFFFF: high word of -DBL_MAX (an unsigned boundary)
         for j, column_edges in enumerate(edges):
             if len(column_edges):
-                hi = _key_hi(np.asarray(column_edges, dtype=np.float64))
-                thresholds[1:1 + len(hi), j] = hi
-        self.thresholds = thresholds
+                bits = np.ascontiguousarray(column_edges, dtype=np.float64).view(np.int64)
+                raw[1:1 + len(bits), j] = (bits >> 32).astype(np.int32)
+        negative = raw < 0
+        self.modes: list[str] = []
+        self.signed = raw.copy()                                   # compare hi >= signed
+        self.unsigned = raw.view(np.uint32).copy()                 # compare hu <= unsigned
+        self.unsigned_below = np.zeros_like(self.unsigned)          # mixed: hu < unsigned_below
+        for k in range(n_bounds):
+            if negative[k].all():
+                self.modes.append("unsigned")
+            elif not negative[k].any():
+                self.modes.append("signed")
+            else:
+                # (hi >= 0 or hu <= U) for negative edges, (hi >= H or hu < 0) for the others.
+                self.modes.append("mixed")
+                self.signed[k] = np.where(negative[k], 0, raw[k])
+                self.unsigned_below[k] = np.where(negative[k], raw[k].view(np.uint32) + np.uint32(1), 0)
 
-    def at_least(self, matrix: np.ndarray, *, chunk: int = ROW_CHUNK) -> np.ndarray:
-        """(boundaries × features) counts of values at or above each boundary key."""
+    def at_least(self, matrix: np.ndarray, *, chunk: int = ROW_CHUNK, threads: int | None = None) -> np.ndarray:
+        """(boundaries × features) counts of values at or above each boundary.
+
+        Large matrices are split into `threads` row ranges counted in parallel (NumPy releases
+        the GIL inside each compare; every thread has its own small buffers). Default: the
+        CPUs available, at most 4.
+        """
         rows, features = matrix.shape
         if features != self.n_features:
             raise ValueError(f"expected {self.n_features} columns, got {features}")
         matrix = matrix if matrix.dtype == np.float64 else matrix.astype(np.float64)
         if matrix.strides[1] != 8:  # the high-word view below needs 8-byte steps along a row
             matrix = np.ascontiguousarray(matrix)
-        n_bounds, padded = self.thresholds.shape[0], self.padded
-        totals = np.zeros((n_bounds, padded), dtype=np.int64)
         chunk = max(255, chunk - chunk % 255)
-        keys = np.empty((chunk, features), dtype=np.int32)
-        scratch = np.empty((chunk, features), dtype=np.int32)
+        if threads is None:
+            threads = default_threads()
+        if threads > 1 and rows >= 8 * chunk:
+            bounds = np.linspace(0, rows, threads + 1).astype(int)
+            bounds[1:-1] -= bounds[1:-1] % chunk
+            with ThreadPoolExecutor(threads) as pool:
+                parts = list(pool.map(lambda ab: self._count(matrix, ab[0], ab[1], chunk),
+                                      zip(bounds[:-1], bounds[1:], strict=True)))
+            return sum(parts)[:, :features]
+        return self._count(matrix, 0, rows, chunk)[:, :features]
+
+    def _count(self, matrix: np.ndarray, first: int, stop: int, chunk: int) -> np.ndarray:
+        features = matrix.shape[1]
+        n_bounds, padded = len(self.modes), self.padded
+        totals = np.zeros((n_bounds, padded), dtype=np.int64)
+        high = np.empty((chunk, features), dtype=np.int32)
         flags = np.zeros((chunk, padded), dtype=np.bool_)  # padding columns stay False
-        for start in range(0, rows, chunk):
-            block = matrix[start:start + chunk]
+        extra = np.empty((chunk, features), dtype=np.bool_)
+        for start in range(first, stop, chunk):
+            block = matrix[start:min(start + chunk, stop)]
             n = block.shape[0]
-            hi = block.view(np.int32)[:, 1::2]  # the high words (little-endian: the second int32)
-            key, tmp, flag = keys[:n], scratch[:n], flags[:n]
-            # key = hi ^ ((hi >> 31) & 0x7fffffff): negative doubles sort in reverse otherwise.
-            np.right_shift(hi, 31, out=tmp)
-            np.bitwise_and(tmp, 0x7FFFFFFF, out=tmp)
-            np.bitwise_xor(hi, tmp, out=key)
+            hi = high[:n]
+            np.copyto(hi, block.view(np.int32)[:, 1::2])  # the high words (little-endian: the second int32)
+            hu = hi.view(np.uint32)
+            flag, out = flags[:n], flags[:n, :features]
             full, rest = divmod(n, 255)
             words = flag.view(np.uint64)
-            for k in range(n_bounds):
-                np.greater_equal(key, self.thresholds[k], out=flag[:, :features])
+            for k, mode in enumerate(self.modes):
+                if mode == "signed":
+                    np.greater_equal(hi, self.signed[k], out=out)
+                elif mode == "unsigned":
+                    np.less_equal(hu, self.unsigned[k], out=out)
+                else:
+                    np.greater_equal(hi, self.signed[k], out=out)
+                    np.less(hu, self.unsigned_below[k], out=extra[:n])
+                    np.logical_or(out, extra[:n], out=out)
                 if full:
                     lanes = words[:full * 255].reshape(full, 255, padded // 8).sum(axis=1, dtype=np.uint64)
                     totals[k] += lanes.view(np.uint8).reshape(full, padded).sum(axis=0, dtype=np.int64)
                 if rest:
                     totals[k] += flag[full * 255:].sum(axis=0, dtype=np.int64)
-        return totals[:, :features]
+        return totals
 
-    def counts(self, matrix: np.ndarray, *, chunk: int = ROW_CHUNK) -> list[np.ndarray]:
+    def counts(self, matrix: np.ndarray, *, chunk: int = ROW_CHUNK, threads: int | None = None) -> list[np.ndarray]:
         """Per feature: counts of its `n_edges + 1` value buckets, then missing."""
         rows = matrix.shape[0]
-        ge = self.at_least(matrix, chunk=chunk)
+        ge = self.at_least(matrix, chunk=chunk, threads=threads)
         out = []
         for j, n_edges in enumerate(self.n_edges):
             column = ge[:n_edges + 2, j]

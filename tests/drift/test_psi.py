@@ -87,6 +87,9 @@ def test_many_features_at_once_agree_with_per_feature_counts():
         got = binner.counts(current, chunk=chunk)
         for j in range(37):
             assert got[j].tolist() == reference_counts(current[:, j], edges[j]), (chunk, j)
+    threaded = binner.counts(current, chunk=255, threads=3)           # row ranges counted in parallel
+    single = binner.counts(current, chunk=255, threads=1)
+    assert all((a == b).all() for a, b in zip(threaded, single, strict=True))
 
 
 def test_values_outside_the_baseline_range_are_counted():
