@@ -18,12 +18,12 @@ from decimal import Decimal
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-WIDTH = 760
-HEIGHT = 260
-LEFT = 62
-RIGHT = 16
+WIDTH = 600
+HEIGHT = 250
+LEFT = 56
+RIGHT = 26
 TOP = 18
-BOTTOM = 50
+BOTTOM = 52
 SERIES_CLASSES = 6
 
 
@@ -40,7 +40,7 @@ def nice_max(value: float) -> float:
 
 def usd(value: float) -> str:
     if value >= 1000:
-        return f"${value / 1000:.1f}k".replace(".0k", "k")
+        return f"${value / 1000:.1f}k".replace(".0k", "k") if value < 100_000 else f"${value / 1000:.0f}k"
     if value >= 10:
         return f"${value:.0f}"
     if value >= 1:
@@ -48,8 +48,17 @@ def usd(value: float) -> str:
     return f"${value:.3f}".rstrip("0").rstrip(".") if value else "$0"
 
 
-def _frame(ymax: float, *, fmt=usd, ticks: int = 4) -> tuple[list[str], callable]:
+def tick_count(ymax: float) -> int:
+    """How many gridline steps make round labels for a `nice_max` value (15k → 5 × 3k)."""
+    if ymax <= 0:
+        return 4
+    lead = round(ymax / 10 ** math.floor(math.log10(ymax)), 2)
+    return {1: 5, 1.5: 3, 2: 4, 2.5: 5, 3: 3, 4: 4, 5: 5, 6: 3, 8: 4, 10: 5}.get(lead, 4)
+
+
+def _frame(ymax: float, *, fmt=usd, ticks: int | None = None) -> tuple[list[str], callable]:
     plot_h = HEIGHT - TOP - BOTTOM
+    ticks = ticks or tick_count(ymax)
 
     def y(v: float) -> float:
         return TOP + plot_h - (v / ymax) * plot_h if ymax else TOP + plot_h
@@ -120,7 +129,7 @@ def stacked_daily(days: Sequence[date], series: Sequence[tuple[str, Sequence[Dec
         parts.append(f'<rect class="swatch-rect s{index % SERIES_CLASSES}" x="{lx}" y="{HEIGHT - 18}" width="10" '
                      'height="10" rx="2"/>')
         parts.append(f'<text class="legend" x="{lx + 14}" y="{HEIGHT - 9}">{escape(text)}</text>')
-        lx += 14 + 7 * len(text) + 18
+        lx += 14 + 7 * len(text) + 16
     return _svg(parts, title + ": " + ", ".join(f"{n} {usd(sum(float(v) for v in vs))}" for n, vs in series))
 
 

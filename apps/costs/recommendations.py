@@ -103,12 +103,12 @@ def recommend(records: QuerySet, *, now: datetime | None = None) -> list[Recomme
                 saving = (replicas - needed) * per_replica_hour * HOURS_PER_MONTH
                 out.append(Recommendation(
                     RecommendationKind.RIGHT_SIZE, f"Right-size {d.model.name}: {needed} replica(s) instead of "
-                    f"{float(round(replicas, 1))}",
+                    f"{float(round(replicas, 1)):g}",
                     f"GPUs averaged {util:.0%} busy over {s['hours']} h; {needed} replica(s) would run at about "
                     f"{TARGET_UTILIZATION:.0%}. Lower min_replicas.", _money(saving), **base,
                     figures={**figures_common, "gpu_utilization": round(util, 3), "suggested_replicas": needed,
                              "usd_per_replica_hour": str(per_replica_hour.quantize(Decimal("0.0001")))}))
-            elif instance is not None:
+            elif instance is not None and util >= 0.05:  # an idle GPU wants scaling to zero, not a smaller one
                 cheaper = sorted((i for i in catalog.values() if i.gpus == instance.gpus and i.gpus
                                   and i.on_demand_usd_hour < instance.on_demand_usd_hour
                                   and i.gpu_memory_gib >= min(instance.gpu_memory_gib, 16)),

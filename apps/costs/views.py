@@ -52,6 +52,7 @@ class CostOverviewView(_CostPage, View):
                 data.pop(key, None)
             by_model, by_day = self.report(data, "model"), self.report(data, "day")
         start, end = by_day.start, by_day.end
+        form = _with_dates(form, data, start, end)
         records = self.scoped(CostRecord)
         tenants = self.scoped(Tenant)
         if by_day.filters.get("tenant"):
@@ -106,6 +107,7 @@ class ModelCostView(_CostPage, View):
                 data.pop(key, None)
             by_day, by_env = self.report(data, "day"), self.report(data, "environment")
         start, end = by_day.start, by_day.end
+        form = _with_dates(form, data, start, end)
         records = self.scoped(CostRecord).filter(model=model)
         days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
         env_series = []
@@ -136,6 +138,15 @@ class CostExportView(_CostPage, View):
             return HttpResponseBadRequest(f"{exc.field or 'request'}: {exc.message}\n",
                                           content_type="text/plain; charset=utf-8")
         return exports.csv_response(report)
+
+
+def _with_dates(form: CostRangeForm, data, start, end) -> CostRangeForm:
+    """Show the range in force (defaults included) in the date inputs; keep a form with errors."""
+    if form.errors:
+        return form
+    shown = data.copy()
+    shown["start"], shown["end"] = start.isoformat(), end.isoformat()
+    return CostRangeForm(shown)
 
 
 def _query(data, report, *, group_by: str = "model") -> str:
