@@ -13,7 +13,7 @@ How to write a case (for the pages helper and whoever adds a route)
         RouteCase("registry:model_edit", kwargs=lambda w: {"pk": w.model.pk},
                   reads=("GET",), writes=("POST",), body=lambda w: {"name": "renamed"}),
         RouteCase("registry:model_list", other_team_read=200),        # a list: grace sees her own rows
-        RouteCase("tenancy:login", anonymous=200, other_team_read=200, public=True),
+        RouteCase("tenancy:login", anonymous=200, other_team_read=200),  # public page
     ]
 
 `route` is the URL name exactly as `reverse()` takes it (namespace:name; API routes have no
@@ -98,5 +98,4 @@ class RouteCase:
     viewer_write: int = 403
     owner_read: int = 200
     viewer_read: int | None = None  # None: same as owner_read (set 403 for an edit form)
-    public: bool = False  # no sign-in needed (login page): anonymous is not refused
     note: str = ""
