@@ -28,12 +28,14 @@ MAX_RANGE_DAYS = 400
 DEFAULT_RANGE_DAYS = 30
 ZERO = Decimal(0)
 
-# group_by → (CostRecord value columns, ActualCost columns giving the same key, label builder)
+# group_by → (the CostRecord column grouped on, the ActualCost column giving the same key).
+# Grouping is on ids only (no joins over millions of rows); labels are looked up afterwards
+# for the few groups, which keeps the report within a small factor of a bare GROUP BY.
 GROUPS = {
-    GroupBy.DAY: (("day",), ("day",)),
-    GroupBy.MODEL: (("model_id", "model__name", "tenant__slug"), ("model_id",)),
-    GroupBy.TENANT: (("tenant_id", "tenant__slug"), ("tenant_id",)),
-    GroupBy.ENVIRONMENT: (("environment__name",), ("environment_tag",)),
+    GroupBy.DAY: ("day", "day"),
+    GroupBy.MODEL: ("model_id", "model_id"),
+    GroupBy.TENANT: ("tenant_id", "tenant_id"),
+    GroupBy.ENVIRONMENT: ("environment_id", "environment_tag"),
 }
 
 
@@ -85,14 +87,23 @@ def per_1k(usd: Decimal | None, requests: int | None) -> tuple[Decimal | None, s
     return ((usd or ZERO) * 1000 / Decimal(requests)).quantize(Decimal("0.000001")), ""
 
 
-def _label(group: str, row: dict) -> str:
-    if group == GroupBy.DAY:
-        return row["day"].isoformat()
-    if group == GroupBy.MODEL:
-        return row["model__name"]
-    if group == GroupBy.TENANT:
-        return row["tenant__slug"]
-    return row["environment__name"]
+def _labels(group_by: list[str], rows: list[dict]) -> dict:
+    """Names for the ids in `rows`: one small query per grouped kind."""
+    from apps.deployments.models import Environment
+    from apps.registry.models import Model
+    from apps.tenancy.models import Tenant
+
+    out: dict = {}
+    if GroupBy.MODEL in group_by:
+        ids = {r["model_id"] for r in rows}
+        out["model"] = {pk: (name, slug) for pk, name, slug in
+                        Model.objects.filter(pk__in=ids).values_list("pk", "name", "tenant__slug")}
+    if GroupBy.TENANT in group_by:
+        ids = {r["tenant_id"] for r in rows}
+        out["tenant"] = dict(Tenant.objects.filter(pk__in=ids).values_list("pk", "slug"))
+    if GroupBy.ENVIRONMENT in group_by:
+        out["environment"] = dict(Environment.objects.values_list("pk", "name"))
+    return out
 
 
 def cost_rows(records: QuerySet, actuals: QuerySet | None, *, group_by: list[str], start: date, end: date,
@@ -109,11 +120,12 @@ def cost_rows(records: QuerySet, actuals: QuerySet | None, *, group_by: list[str
         records = records.filter(model_id=filters["model"])
     if filters.get("environment"):
         records = records.filter(environment__name=filters["environment"])
-    columns = [c for g in group_by for c in GROUPS[g][0]]
-    grouped = (records.order_by().values(*columns).annotate(
+    columns = [GROUPS[g][0] for g in group_by]
+    grouped = list(records.order_by().values(*columns).annotate(
         total_usd=Sum("usd"), total_gpu_hours=Sum("gpu_hours"), total_replica_hours=Sum("replica_hours"),
-        total_requests=Sum("requests"), measured_usd=Sum("usd", filter=Q(requests__isnull=False)))
-        .order_by(*columns))
+        total_requests=Sum("requests"), measured_usd=Sum("usd", filter=Q(requests__isnull=False))))
+    labels = _labels(group_by, grouped)
+    env_names = labels.get("environment", {})
     actual_by_key: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
     has_actuals = False
     if actuals is not None:
@@ -124,14 +136,13 @@ def cost_rows(records: QuerySet, actuals: QuerySet | None, *, group_by: list[str
             actuals = actuals.filter(model_id=filters["model"])
         if filters.get("environment"):
             actuals = actuals.filter(environment_tag=filters["environment"])
-        acolumns = [c for g in group_by for c in GROUPS[g][1]]
+        acolumns = [GROUPS[g][1] for g in group_by]
         for row in actuals.order_by().values(*acolumns).annotate(total_usd=Sum("usd")):
-            actual_by_key[tuple(row[c] for c in acolumns)] = row["total_usd"]
+            actual_by_key[tuple(row[c] for c in acolumns)] += row["total_usd"] or ZERO
             has_actuals = True
     out = []
     for row in grouped:
-        key_columns = [GROUPS[g][0][0] for g in group_by]
-        key = tuple(row[c] for c in key_columns)
+        key = tuple(env_names.get(row[c]) if c == "environment_id" else row[c] for c in columns)
         cost_per_1k, note = per_1k(row["measured_usd"], row["total_requests"])
         item = {
             "usd": row["total_usd"] or ZERO, "actual_usd": actual_by_key.get(key) if has_actuals else None,
@@ -140,11 +151,17 @@ def cost_rows(records: QuerySet, actuals: QuerySet | None, *, group_by: list[str
             "_measured_usd": row["measured_usd"] or ZERO,
         }
         for g in group_by:
-            item[g] = _label(g, row)
-            if g == GroupBy.MODEL:
-                item["model_id"] = row["model_id"]
-                item["tenant"] = row["tenant__slug"]
+            if g == GroupBy.DAY:
+                item["day"] = row["day"].isoformat()
+            elif g == GroupBy.MODEL:
+                name, slug = labels["model"].get(row["model_id"], ("?", "?"))
+                item.update(model=name, model_id=row["model_id"], tenant=slug)
+            elif g == GroupBy.TENANT:
+                item["tenant"] = labels["tenant"].get(row["tenant_id"], "?")
+            else:
+                item["environment"] = env_names.get(row["environment_id"], "?")
         out.append(item)
+    out.sort(key=lambda item: tuple(str(item[g]) for g in group_by))
     return out
 
 
