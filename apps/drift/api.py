@@ -14,7 +14,8 @@ A body larger than SLIPWAY_DRIFT_MAX_BODY_BYTES is refused (413) before it is pa
 from __future__ import annotations
 
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
@@ -137,6 +138,12 @@ class ReportViewSet(TenantScopedViewSetMixin, mixins.ListModelMixin, mixins.Retr
         return Response(ReportSerializer(report).data)
 
 
+@extend_schema_view(
+    retrieve=extend_schema(parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH,
+                                                        description="The model's id.")]),
+    partial_update=extend_schema(parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH,
+                                                              description="The model's id.")]),
+)
 class PolicyViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """`/api/v1/drift/policies/{model id}/`: the model's thresholds and high-drift action."""
 
