@@ -104,29 +104,27 @@ class DeployForm(forms.Form):
                 config[name] = self.cleaned_data[name]
         return config
 
-    def environment_obj(self) -> Environment | None:
-        name = self.cleaned_data.get("environment") if hasattr(self, "cleaned_data") else None
-        return self.environments.get(name or "")
 
+def service_errors(exc: DomainError, field_names) -> list[tuple[str | None, str, str]]:
+    """A service's errors as (form field or None, code, message).
 
-def field_for(error_field: str | None, form: forms.Form) -> str | None:
-    """Map a service error's field ("config.min_replicas", "environment") onto a form field."""
-    if not error_field:
-        return None
-    name = error_field.removeprefix("config.")
-    return name if name in form.fields else None
-
-
-def add_service_errors(form: forms.Form, exc: DomainError) -> list[tuple[str | None, str]]:
-    """Put the service's errors on the form's fields; return them as (field, message) too."""
+    "config.min_replicas" lands on the min replicas field; an error on something the form
+    does not have (e.g. "config.image") stays general and keeps its field name in the text.
+    """
     errors = exc.errors if isinstance(exc, ValidationFailed) else [(exc.field, exc.code, exc.message)]
-    placed = []
+    out = []
     for field, code, message in errors:
-        target = field_for(field, form)
+        name = (field or "").removeprefix("config.")
+        target = name if name and name in field_names else None
         text = message if target or not field or field in ("version", "status") else f"{field}: {message}"
-        form.add_error(target, ValidationError(text, code=str(code)))
-        placed.append((target, text))
-    return placed
+        out.append((target, str(code), text))
+    return out
+
+
+def add_service_errors(form: forms.Form, exc: DomainError) -> None:
+    """Put the service's errors on the form, next to the field they name."""
+    for target, code, text in service_errors(exc, form.fields):
+        form.add_error(target, ValidationError(text, code=code))
 
 
 class DecisionForm(forms.Form):

@@ -29,7 +29,14 @@ from apps.core.ui import ScopedViewMixin, raise_for_access, safe_next, status_fo
 from apps.deployments import charts, devtools, services
 from apps.deployments.choices import ACTIVE, DeploymentStatus, Strategy
 from apps.deployments.filtersets import DeploymentFilterSet
-from apps.deployments.forms import DecisionForm, DeployForm, MisbehaveForm, ReasonForm, add_service_errors
+from apps.deployments.forms import (
+    DecisionForm,
+    DeployForm,
+    MisbehaveForm,
+    ReasonForm,
+    add_service_errors,
+    service_errors,
+)
 from apps.deployments.models import Analysis, Approval, Deployment, Environment, InstanceType, RolloutEvent
 from apps.readiness.models import ChecklistDefinition, ChecklistItem
 from apps.readiness.services import readiness
@@ -180,9 +187,7 @@ class DeployView(ScopedViewMixin, View):
             result = services.preview(version, environment=environment, config=config, actor=self.request.user)
         except DomainError as exc:
             raise_for_access(exc)
-            scratch = DeployForm(environments=list(form.environments.values()), instances=[])
-            scratch.cleaned_data = {}
-            errors = add_service_errors(scratch, exc)
+            errors = [(field, text) for field, _, text in service_errors(exc, form.fields)]
         field_errors: dict[str, list[str]] = {name: [] for name in form.fields}
         if form.is_bound:
             for name in form.fields:
