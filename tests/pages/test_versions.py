@@ -177,8 +177,10 @@ def test_model_page_query_count_does_not_grow_with_versions(logged_in, ada, chur
                                                              django_assert_max_num_queries):
     client = logged_in(ada)
     client.get(f"/models/{churn_v.model_id}/")
-    with django_assert_max_num_queries(12) as small:
+    # A budget for the whole page (versions, live-where, cost, runbook and drift panels) ...
+    with django_assert_max_num_queries(20) as small:
         client.get(f"/models/{churn_v.model_id}/")
+    # ... that does not grow with the number of versions.
     for number in range(100, 115):
         factories.version(churn_v.model, number)  # with its ten checklist items
     with django_assert_max_num_queries(len(small.captured_queries)):
