@@ -1,8 +1,8 @@
 """Demo cost history: ≥ 30 days, produced by the real metering code over simulated past hours.
 
 `seed_cost_history()` gives each demo model a plausible past — a production deployment that
-went live 35 days ago, a newer version that replaced it 10 days ago with more replicas (the
-cost step the anomaly detector finds, linked to that rollout), and a staging deployment that
+went live 35 days ago, a redeployment 10 days ago with more replicas (the cost step the anomaly
+detector finds, linked to that rollout and scaling change), and a staging deployment that
 sits idle nights and weekends — as Deployment rows with the status transitions a real
 rollout leaves behind. Then it runs `services.meter_hour` for every past hour, with traffic
 from `SimulatedTraffic` (a deterministic daily/weekly curve) in place of the metrics
@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from apps.costs import metering
 from apps.costs.choices import UsageSource
 from apps.costs.usage import HourUsage
 
@@ -95,11 +96,12 @@ def _deployment(version, environment, *, plan: DemoPlan, replicas: int, started:
     Deployment.objects.filter(pk=d.pk).update(created_at=started - timedelta(minutes=5))
     Rollout.objects.create(deployment=d, phase="done", steps=[5, 25, 50, 100], step_index=3, canary_weight=0,
                            canary_replicas=0, cluster_synced=True)
-    events = [(started - timedelta(minutes=5), "", "queued", f"{DEMO_REASON}: requested v{version.version}."),
+    events = [(started - timedelta(minutes=5), "", "queued",
+               f"{DEMO_REASON}: requested v{version.version} with {replicas} replica(s)."),
               (started, "queued", "progressing", "Rollout started."),
               (live, "progressing", "live", "Gates green at 100 %; live.")]
     if ended:
-        events.append((ended, "live", "superseded", "Replaced by a newer version."))
+        events.append((ended, "live", "superseded", "Replaced by a new deployment."))
     for at, old, new, message in events:
         RolloutEvent.objects.create(deployment=d, created_at=at, actor_label="worker", kind="transition",
                                     from_status=old, to_status=new, message=message)
@@ -108,7 +110,7 @@ def _deployment(version, environment, *, plan: DemoPlan, replicas: int, started:
 
 def seed_cost_history(*, days: int = HISTORY_DAYS, now: datetime | None = None, log=print) -> int:
     """Create the demo deployments' past (once) and meter every hour of it; returns rows metered."""
-    from apps.costs.services import check_budgets, detect_anomalies, meter_hour
+    from apps.costs.services import check_budgets, detect_anomalies, meter_hours
     from apps.deployments.models import Deployment, Environment, InstanceType
     from apps.registry.models import Model
 
@@ -127,7 +129,8 @@ def seed_cost_history(*, days: int = HISTORY_DAYS, now: datetime | None = None, 
                 if not versions:
                     continue
                 plan = PLANS.get(model.name, DEFAULT_PLAN)
-                first, newer = versions[0], versions[min(1, len(versions) - 1)]
+                # The first version only: later demo versions stay free to be deleted or re-imported.
+                first = newer = versions[0]
                 switch = now - timedelta(days=10, hours=3)
                 old = _deployment(first, environments["production"], plan=plan, replicas=plan.replicas_before,
                                   started=begin - timedelta(minutes=20), live=begin, ended=switch)
@@ -146,13 +149,9 @@ def seed_cost_history(*, days: int = HISTORY_DAYS, now: datetime | None = None, 
 
     done = set(CostRecord.objects.filter(deployment_id__in=list(plans), hour__gte=begin)
                .values_list("hour", flat=True).distinct())
-    rows = 0
-    hour = begin
     last = now.replace(minute=0, second=0, microsecond=0)
-    while hour < last:
-        if hour not in done:
-            rows += meter_hour(hour, usage=traffic, now=now, deployment_ids=list(plans), instance_types=catalog)
-        hour += timedelta(hours=1)
+    missing = [h for h in metering.hours_between(begin, last) if h not in done]
+    rows = meter_hours(missing, usage=traffic, now=now, deployment_ids=list(plans), instance_types=catalog)
     anomalies = 0
     day = begin.date() + timedelta(days=1)
     while day < now.date():

@@ -89,45 +89,68 @@ def meter_hour(hour: datetime, *, usage: UsageReader | None = None, now: datetim
     Idempotent: the (deployment, hour) row is replaced; a deployment that turns out not to
     have run in the hour loses any row it had. An hour still in progress meters up to `now`.
     """
+    return meter_hours([metering.hour_start(hour)], usage=usage, now=now, deployment_ids=deployment_ids,
+                       instance_types=instance_types)
+
+
+def meter_hours(hours: list[datetime], *, usage: UsageReader | None = None, now: datetime | None = None,
+                deployment_ids: Iterable[int] | None = None, instance_types: dict | None = None) -> int:
+    """`meter_hour` for many hours at once: deployments and their timelines are read once for
+    the whole span (a backfill of a month is a handful of queries, not thousands)."""
     from apps.deployments.models import InstanceType
 
     now = now or timezone.now()
-    start = metering.hour_start(hour)
-    end = min(start + timedelta(hours=1), now)
-    if end <= start:
+    hours = sorted({metering.hour_start(h) for h in hours if metering.hour_start(h) < now})
+    if not hours:
         return 0
     usage = usage or MetricsUsage(now=now)
-    deployments = _candidates(start, end, deployment_ids)
+    span_end = min(hours[-1] + timedelta(hours=1), now)
+    deployments = _candidates(hours[0], span_end, deployment_ids)
     lines = timelines(deployments)
     catalog = instance_types if instance_types is not None else {i.name: i for i in InstanceType.objects.all()}
-    rows, empty = [], []
-    for d in deployments:
-        seconds = metering.replica_seconds(lines[d.pk], start, end)
-        instance = catalog.get((d.config or {}).get("instance_type"))
-        if seconds <= 0 or instance is None:
-            empty.append(d.pk)
-            continue
-        cfg = d.config
-        cost = metering.price(seconds=seconds, gpus_per_replica=int(cfg.get("gpus_per_replica") or 0),
-                              instance_gpus=instance.gpus, spot_percent=int(cfg.get("spot_percent") or 0),
-                              on_demand_rate=instance.on_demand_usd_hour, spot_rate=instance.spot_usd_hour)
-        used = usage.hour(d, start, end)
-        rows.append(CostRecord(
-            tenant_id=d.tenant_id, model_id=d.model_id, environment_id=d.environment_id, deployment_id=d.pk,
-            version_number=d.version.version, hour=start, day=start.astimezone(UTC).date(),
-            instance_type=instance.name, gpus_per_replica=int(cfg.get("gpus_per_replica") or 0),
-            replica_hours=cost.replica_hours, gpu_hours=cost.gpu_hours, instance_hours=cost.instance_hours,
-            spot_share=cost.spot_share, on_demand_rate=cost.on_demand_rate, spot_rate=cost.spot_rate,
-            on_demand_usd=cost.on_demand_usd, spot_usd=cost.spot_usd, usd=cost.usd, requests=used.requests,
-            gpu_utilization=used.gpu_utilization, usage_source=used.source, metered_at=now))
-    with transaction.atomic():
-        if empty:
-            CostRecord.objects.filter(hour=start, deployment_id__in=empty).delete()
-        if rows:
-            # One statement; a concurrent meter of the same hour updates instead of doubling.
-            CostRecord.objects.bulk_create(rows, update_conflicts=True, unique_fields=["deployment", "hour"],
-                                           update_fields=UPDATE_FIELDS, batch_size=500)
-    return len(rows)
+    written = 0
+    for chunk_start in range(0, len(hours), 48):
+        chunk = hours[chunk_start:chunk_start + 48]
+        rows, empty = [], []
+        for start in chunk:
+            end = min(start + timedelta(hours=1), now)
+            for d in deployments:
+                seconds = metering.replica_seconds(lines[d.pk], start, end)
+                instance = catalog.get((d.config or {}).get("instance_type"))
+                if seconds <= 0 or instance is None:
+                    empty.append((d.pk, start))
+                    continue
+                rows.append(_record(d, start, end, seconds, instance, usage.hour(d, start, end), now))
+        with transaction.atomic():
+            if empty:
+                gone = Q()
+                for start in chunk:
+                    ids = [pk for pk, at in empty if at == start]
+                    if ids:
+                        gone |= Q(hour=start, deployment_id__in=ids)
+                CostRecord.objects.filter(gone).delete()
+            if rows:
+                # One statement; a concurrent meter of the same hour updates instead of doubling.
+                CostRecord.objects.bulk_create(rows, update_conflicts=True, unique_fields=["deployment", "hour"],
+                                               update_fields=UPDATE_FIELDS, batch_size=500)
+        written += len(rows)
+    return written
+
+
+def _record(d, start: datetime, end: datetime, seconds: float, instance, used, now: datetime) -> CostRecord:
+    cfg = d.config
+    gpus = int(cfg.get("gpus_per_replica") or 0)
+    cost = metering.price(seconds=seconds, gpus_per_replica=gpus, instance_gpus=instance.gpus,
+                          spot_percent=int(cfg.get("spot_percent") or 0),
+                          on_demand_rate=instance.on_demand_usd_hour, spot_rate=instance.spot_usd_hour)
+    return CostRecord(
+        tenant_id=d.tenant_id, model_id=d.model_id, environment_id=d.environment_id, deployment_id=d.pk,
+        version_number=d.version.version, hour=start, day=start.astimezone(UTC).date(),
+        instance_type=instance.name, gpus_per_replica=gpus, replica_hours=cost.replica_hours,
+        gpu_hours=cost.gpu_hours, instance_hours=cost.instance_hours, spot_share=cost.spot_share,
+        on_demand_rate=cost.on_demand_rate, spot_rate=cost.spot_rate, on_demand_usd=cost.on_demand_usd,
+        spot_usd=cost.spot_usd, usd=cost.usd, requests=used.requests, gpu_utilization=used.gpu_utilization,
+        usage_source=used.source, metered_at=now)
 
 
 def meter_range(start: datetime, end: datetime, *, usage: UsageReader | None = None,
@@ -136,10 +159,7 @@ def meter_range(start: datetime, end: datetime, *, usage: UsageReader | None = N
     now = now or timezone.now()
     if end <= start:
         raise ValidationFailed([("end", CostErrorCode.END_BEFORE_START, "end must be after start.")])
-    total = 0
-    for hour in metering.hours_between(start, min(end, now)):
-        total += meter_hour(hour, usage=usage, now=now)
-    return total
+    return meter_hours(metering.hours_between(start, min(end, now)), usage=usage, now=now)
 
 
 # --- AWS Cost Explorer actuals -------------------------------------------------------------

@@ -270,6 +270,7 @@ def seed(*, log=print) -> SeedReport:
                 attest(item, actor=author, status=ItemStatus.PASS, evidence=evidence)
                 report.attestations += 1
     __import__("apps.drift.demo", fromlist=["seed_drift"]).seed_drift(log=log)  # one drifting model (apps.drift)
+    __import__("apps.costs.demo", fromlist=["seed_cost_history"]).seed_cost_history(log=log)  # 35 days (apps.costs)
     return report
 
 
