@@ -216,10 +216,12 @@ class DevClusterHandle:
 class Breach:
     name: str
     behaviour: dict
-    min_elapsed: int  # seconds into step k before injecting
+    min_elapsed: int  # seconds into step k (or into the guard window) before injecting
+    phase: str = "step"  # "step": at step k; "guard": in the guard window after 100 %
     rollout_ids: list[int] = field(default_factory=list)
     injected_at: dict[int, int] = field(default_factory=dict)  # rollout id → tick
     back_at: dict[int, int] = field(default_factory=dict)  # rollout id → tick traffic was 100 % stable
+    final: Counter = field(default_factory=Counter)  # final deployment status of the injected canaries
 
 
 @dataclass
@@ -325,6 +327,7 @@ def build_population(label: str, size: int, env, engine, dc: DevClusterHandle, r
         Breach("error rate 20 % at the start of the step", {"error_rate": 0.2}, 0),
         Breach("error rate 7 % late in the step", {"error_rate": 0.07}, 20),
         Breach("p99 3× stable late in the step", {"p99_ms": 240}, 20),
+        Breach("error rate 7 % late in the guard window", {"error_rate": 0.07}, 40, phase="guard"),
     ]
     for i, breach in enumerate(breaches):
         breach.rollout_ids = ids[i * per_group:(i + 1) * per_group]
@@ -424,14 +427,20 @@ def run_population(pop: Population, engine, clock: Clock, dc: DevClusterHandle, 
             for rollout in Rollout.objects.filter(pk__in=list(targets)).select_related("deployment"):
                 breach = targets[rollout.pk]
                 elapsed = (clock.now - rollout.step_started_at).total_seconds() if rollout.step_started_at else -1
-                if (rollout.deployment.status == DeploymentStatus.PROGRESSING and rollout.phase == Phase.STEP
-                        and rollout.step_index == breach_step and elapsed >= breach.min_elapsed):
+                at_step = rollout.phase == Phase.STEP and rollout.step_index == breach_step
+                if breach.phase == "guard":
+                    at_step = rollout.phase == Phase.GUARD
+                if (rollout.deployment.status == DeploymentStatus.PROGRESSING and at_step
+                        and elapsed >= breach.min_elapsed):
                     namespace, _, canary = pop.where[rollout.pk]
                     dc.behave(namespace, canary, **breach.behaviour)
                     breach.injected_at[rollout.pk] = index
         if not Rollout.objects.filter(pk__in=pop.rollout_ids).exclude(
                 deployment__status__in=TERMINAL, cluster_synced=True).exists():
             break
+    for breach in pop.breaches:
+        breach.final = Counter(Rollout.objects.filter(pk__in=list(breach.injected_at)).values_list(
+            "deployment__status", flat=True))
     return ticks, per_outcome
 
 
@@ -542,8 +551,9 @@ def report(pops: list[tuple[Population, list[TickFigures], dict]], args, db_labe
           f"{1000 * median_cpu / large[0].size:.1f}; budget {1000 * BUDGET_SECONDS / large[0].size:.0f} ms per "
           f"rollout on one process, twice that with the worker's two processes (prefork concurrency 2)")
 
-    print(f"\nDecision latency (breach injected at step {args.breach_step + 1}; it is visible in the metrics from "
-          "the next tick's traffic; target: traffic back on stable within one tick of that):")
+    print(f"\nDecision latency (breaches injected at step {args.breach_step + 1} or in the guard window; a breach is "
+          "visible in the metrics from the next tick's traffic; target: traffic back on stable within one tick of "
+          "that, i.e. 1 tick after the injection):")
     for pop, _t, _p in pops:
         for breach in pop.breaches:
             latencies = [breach.back_at[r] - breach.injected_at[r] for r in breach.injected_at if r in breach.back_at]
@@ -553,10 +563,11 @@ def report(pops: list[tuple[Population, list[TickFigures], dict]], args, db_labe
                 continue
             dist = Counter(latencies)
             within = sum(v for k, v in dist.items() if k <= 1)
+            spread = [f"{k} tick(s) × {v}" for k, v in sorted(dist.items())] + ([f"never × {missing}"] if missing else [])
             print(f"  {pop.size:>4} / {breach.name}: {len(breach.injected_at)} injected; ticks to 100 % stable: "
-                  + ", ".join(f"{k} tick(s) × {v}" for k, v in sorted(dist.items()))
-                  + (f", never × {missing}" if missing else "")
-                  + f" → {within}/{len(breach.injected_at)} within one tick")
+                  + ", ".join(spread)
+                  + f" → {within}/{len(breach.injected_at)} within one tick; final: "
+                  + ", ".join(f"{k} {v}" for k, v in breach.final.most_common()))
 
 
 def main() -> int:

@@ -16,10 +16,15 @@ _local = threading.local()
 
 
 def _session() -> requests.Session:
-    """One keep-alive session per thread: a tick asks for canary and stable figures."""
+    """One keep-alive session per thread: a tick asks for canary and stable figures.
+
+    `trust_env` off: the dev cluster is local, and reading the proxy variables on every
+    request cost ~0.7 ms of CPU per call (benchmarks/reconcile.py profile).
+    """
     session = getattr(_local, "session", None)
     if session is None:
         session = _local.session = requests.Session()
+        session.trust_env = False
     return session
 
 

@@ -17,6 +17,10 @@ from pathlib import Path
 import pytest
 import requests
 
+# The engine's harness (dev cluster in-process, injectable clock) and the deployment fixtures, for the
+# tests of how the engine reads metrics windows; reconcile_spy is autouse there and here.
+from tests.deployments.conftest import reconcile_spy, staging  # noqa: F401
+from tests.worker.engine.conftest import devcluster, harness  # noqa: F401
 from worker.cluster import RouteSpec, TenantSpec, WorkloadSpec, get_cluster
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"

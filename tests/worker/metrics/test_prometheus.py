@@ -33,7 +33,7 @@ from apps.deployments import services
 from apps.deployments.choices import DeploymentStatus, Phase, Verdict
 from apps.deployments.models import Analysis, Environment, Rollout
 from tests import factories
-from tests.deployments.conftest import SMALL, make_version, reconcile_spy  # noqa: F401  (autouse spy)
+from tests.deployments.conftest import SMALL, make_version
 from tests.worker.metrics.conftest import IDLE, NAMESPACE, SCENARIOS, free_port
 from worker.cluster import get_cluster
 from worker.engine.plan import Gates, analyse
