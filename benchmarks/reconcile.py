@@ -365,7 +365,7 @@ class Clock:
 
 
 def run_population(pop: Population, engine, clock: Clock, dc: DevClusterHandle, meter: Meter, *, breach_step: int,
-                   max_ticks: int, profile: bool) -> tuple[list[TickFigures], dict[str, list[tuple[int, int]]]]:
+                   max_ticks: int, profile: bool, show_queries: bool = False) -> tuple[list[TickFigures], dict[str, list[tuple[int, int]]]]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -377,6 +377,7 @@ def run_population(pop: Population, engine, clock: Clock, dc: DevClusterHandle, 
     ticks: list[TickFigures] = []
     per_outcome: dict[str, list[tuple[int, int]]] = defaultdict(list)  # outcome → [(queries, k8s calls)]
     profiled = False
+    shown: set[str] = set()
     for index in range(1, max_ticks + 1):
         clock.now += timedelta(seconds=TICK_SECONDS)
         dc.advance(TICK_SECONDS)
@@ -402,6 +403,11 @@ def run_population(pop: Population, engine, clock: Clock, dc: DevClusterHandle, 
             with CaptureQueriesContext(connection) as captured:
                 outcome = reconcile(rollout_id, engine)
             outcomes[outcome] += 1
+            if show_queries and outcome not in shown:
+                shown.add(outcome)
+                print(f"\n--- queries of one '{outcome}' reconcile ({len(captured.captured_queries)}) ---")
+                for q in captured.captured_queries:
+                    print("  " + q["sql"][:160])
             queries += len(captured.captured_queries)
             per_outcome[outcome].append((len(captured.captured_queries), meter.k8s_calls - k0))
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
@@ -578,6 +584,7 @@ def main() -> int:
     parser.add_argument("--breach-step", type=int, default=1, help="0-based step index where breaches are injected")
     parser.add_argument("--max-ticks", type=int, default=40)
     parser.add_argument("--profile", action="store_true", help="cProfile one mid-rollout tick of the large population")
+    parser.add_argument("--show-queries", action="store_true", help="print the SQL of one reconcile per outcome")
     args = parser.parse_args()
     args.load_at_start = os.getloadavg()[0]
 
@@ -608,7 +615,8 @@ def main() -> int:
             pop = build_population(label, size, env, engine, dc, run_id, args.breach_step)
             print(f"driving {size} rollouts tick by tick …", flush=True)
             ticks, per_outcome = run_population(pop, engine, clock, dc, meter, breach_step=args.breach_step,
-                                                max_ticks=args.max_ticks, profile=args.profile)
+                                                max_ticks=args.max_ticks, profile=args.profile,
+                                                show_queries=args.show_queries and label == "s")
             results.append((pop, ticks, per_outcome))
         report(results, args, db_label)
     finally:
