@@ -24,6 +24,11 @@ app.conf.beat_schedule = {
     "check-budgets": {"task": "check_budgets", "schedule": crontab(minute=10)},
     "ingest-aws-costs": {"task": "ingest_aws_costs", "schedule": crontab(hour=6, minute=15)},
     "detect-cost-anomalies": {"task": "detect_cost_anomalies", "schedule": crontab(hour=0, minute=30)},
+    # Notifications: webhook/e-mail retries whose backoff has elapsed.
+    "retry-notifications": {
+        "task": "retry_notifications",
+        "schedule": float(os.environ.get("SLIPWAY_NOTIFY_SWEEP_SECONDS", "15")),
+    },
     "sync-all-models": {
         "task": "sync_all_models",
         "schedule": float(os.environ.get("SLIPWAY_SYNC_INTERVAL_SECONDS", "300")),

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "apps.drift",
     "apps.costs",
     "apps.runbooks",
+    "apps.notifications",
 ]
 
 MIDDLEWARE = [
@@ -240,6 +241,29 @@ else:
     }
 
 SLIPWAY_PUBLIC_URL = env_str("SLIPWAY_PUBLIC_URL", "http://127.0.0.1:8000")
+
+# --- Notifications (webhooks and e-mail) ---------------------------------------------------
+# Plain-http webhooks and loopback addresses (127.0.0.0/8, ::1) only in development, where a
+# local receiver is the point; link-local and cloud metadata addresses are always refused.
+SLIPWAY_NOTIFY_ALLOW_HTTP = env_bool("SLIPWAY_NOTIFY_ALLOW_HTTP", DEBUG)
+SLIPWAY_NOTIFY_ALLOW_LOOPBACK = env_bool("SLIPWAY_NOTIFY_ALLOW_LOOPBACK", DEBUG)
+SLIPWAY_NOTIFY_TIMEOUT_SECONDS = env_float("SLIPWAY_NOTIFY_TIMEOUT_SECONDS", 5.0)
+SLIPWAY_NOTIFY_MAX_ATTEMPTS = env_int("SLIPWAY_NOTIFY_MAX_ATTEMPTS", 5)
+# Waits after attempts 1, 2, 3, 4 (the last one repeats when there are more attempts).
+SLIPWAY_NOTIFY_BACKOFF_SECONDS = [int(v) for v in env_list("SLIPWAY_NOTIFY_BACKOFF_SECONDS",
+                                                           ["30", "120", "600", "3600"])]
+# How often beat looks for deliveries whose retry is due.
+SLIPWAY_NOTIFY_SWEEP_SECONDS = env_int("SLIPWAY_NOTIFY_SWEEP_SECONDS", 15)
+# E-mail destinations use Django's mail backend: the console by default (the worker prints
+# them); for real mail set EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend and EMAIL_HOST.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Slipway <slipway@localhost>")
 SLIPWAY_PROBE_TIMEOUT_SECONDS = env_float("SLIPWAY_PROBE_TIMEOUT_SECONDS", 3.0)
 
 LOGGING = {

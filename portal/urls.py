@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("apps.drift.urls")),
     path("", include("apps.costs.urls")),
     path("", include("apps.runbooks.urls")),
+    path("", include("apps.notifications.urls")),
 ]
 
 handler404 = "apps.core.views.not_found"

@@ -179,3 +179,30 @@ def compute_drift_reports() -> int:
     for version_id in ids:
         compute_drift_report.delay(version_id)
     return len(ids)
+
+
+# --- notifications (apps.notifications) -------------------------------------------------------
+
+@shared_task(name="deliver_notification", acks_late=True)
+def deliver_notification(delivery_id: int) -> str:
+    """One attempt of a webhook or e-mail delivery (a claim makes a duplicate message harmless).
+
+    A failed attempt is not retried from here: the service stores when the next one is due
+    (30 s, 2 min, 10 min, 1 h) and `retry_notifications` enqueues it then.
+    """
+    from apps.notifications.services import attempt_delivery
+
+    with audit_context(source=AuditSource.WORKER):
+        delivery = attempt_delivery(delivery_id)
+    return "not due" if delivery is None else delivery.status
+
+
+@shared_task(name="retry_notifications")
+def retry_notifications() -> int:
+    """Beat: enqueue every pending delivery whose next attempt is due."""
+    from apps.notifications.services import due_deliveries
+
+    ids = due_deliveries()
+    for delivery_id in ids:
+        deliver_notification.delay(delivery_id)
+    return len(ids)

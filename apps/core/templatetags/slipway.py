@@ -73,7 +73,8 @@ NAV: list[tuple[str, list[NavItem]]] = [
               NavItem("Approvals", "deployments:approval_list", "check", ("deployments:approval",))]),
     ("Operate", [NavItem("Costs", "costs:cost_overview", "chart", ("costs:",)),
                  NavItem("Runbooks", "runbooks:runbook_index", "book", ("runbooks:",))]),
-    ("Monitor", [NavItem("Drift", "drift:overview", "chart", ("drift:",))]),
+    ("Monitor", [NavItem("Drift", "drift:overview", "chart", ("drift:",)),
+                 NavItem("Notifications", "notifications:destination_list", "list", ("notifications:",))]),
     ("Govern", [NavItem("Audit log", "core:audit_list", "list", ("core:audit",))]),
     ("Account", [NavItem("API tokens", "tenancy:token_list", "key", ("tenancy:token",))]),
 ]
