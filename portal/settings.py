@@ -51,11 +51,13 @@ INSTALLED_APPS = [
     "apps.costs",
     "apps.runbooks",
     "apps.notifications",
+    "axes",
 ]
 
 MIDDLEWARE = [
     "apps.core.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -65,6 +67,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "apps.core.middleware.RequestSourceMiddleware",
+    # Last: turns a sign-in refused for lockout into the lockout page (apps.tenancy.lockout).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -132,11 +136,71 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# HTTPS only in production (DEBUG=false): HSTS for a year and redirects to https, except the
+# probes, which the orchestrator calls over plain HTTP inside the cluster. Behind a TLS-
+# terminating proxy set SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto (the proxy must set it).
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+if env_str("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + env_str("SECURE_PROXY_SSL_HEADER").upper().replace("-", "_"), "https")
+# Content-Security-Policy, Permissions-Policy: apps.core.security.SecurityHeadersMiddleware.
+
+# --- sign-in: lockout after failed attempts (django-axes; apps.tenancy.lockout) ----------
+# Backends: the lockout check first (axes requires it), then passwords, then SSO if configured.
+AUTHENTICATION_BACKENDS = [
+    "apps.tenancy.lockout.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+# Lock the username+address pair, not the account: nobody can lock a user out from elsewhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Lockout length with backoff: base minutes, doubled per lockout of the pair in 24 h, capped.
+SLIPWAY_LOCKOUT_BASE_MINUTES = env_int("SLIPWAY_LOCKOUT_BASE_MINUTES", 5)
+SLIPWAY_LOCKOUT_MAX_MINUTES = env_int("SLIPWAY_LOCKOUT_MAX_MINUTES", 24 * 60)
+AXES_COOLOFF_TIME = "apps.tenancy.lockout.cool_off"
+AXES_USE_ATTEMPT_EXPIRATION = True  # each pair's attempts expire on their own (backed-off) schedule
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the backoff is explicit, not per retry
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "apps.tenancy.lockout.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in Slipway's audit log already
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+# The client address is REMOTE_ADDR (as in the audit log); behind a proxy, have it set REMOTE_ADDR.
+AXES_CLIENT_IP_CALLABLE = "apps.core.middleware.client_ip"
+
+# --- sign-in: OpenID Connect SSO (optional; apps.tenancy.oidc) ---------------------------
+# On when OIDC_RP_CLIENT_ID is set; the IdP's endpoints come from the environment too.
+OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID")
+OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+OIDC_RP_CLIENT_SECRET = env_secret("OIDC_RP_CLIENT_SECRET")
+OIDC_OP_ISSUER = env_str("OIDC_OP_ISSUER")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_OP_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT")
+OIDC_RP_SIGN_ALGO = env_str("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid email profile groups")
+OIDC_TIMEOUT = env_float("OIDC_TIMEOUT", 10.0)
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_PLATFORM_GROUP = env_str("OIDC_PLATFORM_GROUP", "slipway-platform")
+OIDC_TEAM_GROUPS = env_str("OIDC_TEAM_GROUPS")
+LOGIN_REDIRECT_URL_FAILURE = "tenancy:login"
+if OIDC_ENABLED:
+    # (A malformed OIDC_TEAM_GROUPS stops the process too: TenancyConfig.ready parses it.)
+    missing = [name for name in ("OIDC_OP_AUTHORIZATION_ENDPOINT", "OIDC_OP_TOKEN_ENDPOINT",
+                                 "OIDC_OP_USER_ENDPOINT", "OIDC_OP_JWKS_ENDPOINT") if not globals()[name]]
+    if missing:
+        raise ImproperlyConfigured(f"OIDC_RP_CLIENT_ID is set, so SSO needs {', '.join(missing)} too.")
+    AUTHENTICATION_BACKENDS.append("apps.tenancy.oidc.SlipwayOIDCBackend")
 
 # --- Celery ---------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")

@@ -1,8 +1,9 @@
 """Top-level routes: pages per app, the REST API under /api/v1/, schema and docs, operations."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from apps.core import ops
 from apps.core.metrics import metrics_view
@@ -13,7 +14,8 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("api/v1/", include("portal.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI's init script as a file: no inline script (CSP).
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("admin/", admin.site.urls),
     path("", include("apps.tenancy.urls")),
@@ -26,6 +28,9 @@ urlpatterns = [
     path("", include("apps.runbooks.urls")),
     path("", include("apps.notifications.urls")),
 ]
+
+if settings.OIDC_ENABLED:  # single sign-on (apps.tenancy.oidc): /oidc/authenticate/, /oidc/callback/
+    urlpatterns.insert(0, path("oidc/", include("mozilla_django_oidc.urls")))
 
 handler404 = "apps.core.views.not_found"
 handler500 = "apps.core.views.server_error"
