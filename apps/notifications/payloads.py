@@ -53,6 +53,11 @@ def absolute(path: str) -> str:
     return settings.SLIPWAY_PUBLIC_URL.rstrip("/") + path
 
 
+def _usd(value) -> str:
+    """Money as a string with cents (exact; JSON numbers would be floats)."""
+    return f"{value:.2f}"
+
+
 def _escape(text: str) -> str:
     """Slack mrkdwn control characters (a model name must not become a link or a mention)."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -138,8 +143,8 @@ def anomaly_message(anomaly) -> Message:
     return Message(
         event=Event.COST_ANOMALY, tenant=anomaly.tenant.slug, summary=summary, subject=f"cost anomaly #{anomaly.pk}",
         url=absolute(reverse("costs:model_costs", args=[model.pk])),
-        facts={"model": model.name, "anomaly": anomaly.pk, "day": anomaly.day.isoformat(), "usd": str(anomaly.usd),
-               "baseline_usd": str(anomaly.baseline_usd), "increase": round(anomaly.increase, 4),
+        facts={"model": model.name, "anomaly": anomaly.pk, "day": anomaly.day.isoformat(), "usd": _usd(anomaly.usd),
+               "baseline_usd": _usd(anomaly.baseline_usd), "increase": round(anomaly.increase, 4),
                "status": "anomaly", "reason": f"{anomaly.increase * 100:.0f} % above the trailing mean"})
 
 
@@ -149,8 +154,8 @@ def budget_message(alert) -> Message:
     return Message(
         event=Event.BUDGET_THRESHOLD, tenant=alert.tenant.slug, summary=summary, subject=f"budget {alert.threshold} %",
         url=absolute(reverse("costs:cost_overview")),
-        facts={"threshold": alert.threshold, "month": alert.month.strftime("%Y-%m"), "mtd_usd": str(alert.mtd_usd),
-               "budget_usd": str(alert.budget_usd), "forecast_usd": str(alert.forecast_usd),
+        facts={"threshold": alert.threshold, "month": alert.month.strftime("%Y-%m"), "mtd_usd": _usd(alert.mtd_usd),
+               "budget_usd": _usd(alert.budget_usd), "forecast_usd": _usd(alert.forecast_usd),
                "status": f"{alert.threshold}%", "reason": f"month-to-date cost reached {alert.threshold} % of budget"})
 
 
