@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.security import RouteCase
+from tests.security import LEAK_MARKERS, RouteCase
 
 
 def model(w):
@@ -144,4 +144,48 @@ CASES += [
     RouteCase("model-runbook", kwargs=lambda w: {"model_pk": w.model.pk}, writes=("PUT",),
               body=lambda w: {"body": "## If you see high latency\n\nwalker"}),
     RouteCase("model-runbook-history", kwargs=lambda w: {"model_pk": w.model.pk}),
+]
+
+
+# --- notifications (apps.notifications) -----------------------------------------------------------
+
+def notification_destination(w):
+    """A recsys webhook destination (made directly: no DNS lookup) with one failed delivery."""
+
+    def build():
+        from apps.notifications.models import Delivery, Destination
+
+        destination = Destination.objects.create(tenant=w.recsys, name=LEAK_MARKERS[1], secret="whsec_" + "7" * 64,
+                                                 url="https://hooks.example.com/" + LEAK_MARKERS[0])
+        delivery = Delivery.objects.create(tenant=w.recsys, destination=destination, destination_name=destination.name,
+                                           kind="webhook", target=destination.url, event="live", status="failed",
+                                           payload={"text": LEAK_MARKERS[0]}, attempts=1, last_status_code=404)
+        return destination, delivery
+
+    return w.once("notification_destination", build)
+
+
+def destination_kwargs(w):
+    return {"pk": notification_destination(w)[0].pk}
+
+
+def with_destination(w):
+    notification_destination(w)
+    return {}
+
+
+# The local receiver's address form is allowed in development settings; the refusals below come
+# from the permission checks, which run before any address is looked at.
+DESTINATION_BODY = {"name": "walker", "url": "http://127.0.0.1:9/walker", "events": ["live"]}
+
+CASES += [
+    RouteCase("notification-destination-list", kwargs=with_destination, writes=("POST",),
+              body=lambda w: {"tenant": w.recsys.slug, **DESTINATION_BODY}, other_team_read=200, other_team_write=400,
+              note="grace naming recsys as tenant: 400 on `tenant`, the same as an unknown team"),
+    RouteCase("notification-destination-detail", kwargs=destination_kwargs, writes=("PATCH", "DELETE"),
+              body=lambda w: {"name": "walker"}),
+    RouteCase("notification-destination-test", kwargs=destination_kwargs, reads=(), writes=("POST",)),
+    RouteCase("notification-destination-rotate-secret", kwargs=destination_kwargs, reads=(), writes=("POST",)),
+    RouteCase("notification-delivery-list", kwargs=with_destination, other_team_read=200),
+    RouteCase("notification-delivery-detail", kwargs=lambda w: {"pk": notification_destination(w)[1].pk}),
 ]

@@ -143,3 +143,34 @@ CASES += [
     RouteCase("runbooks:platform_runbook_history", kwargs=lambda w: PLATFORM_BOOK, other_team_read=200),
     RouteCase("runbooks:platform_runbook_diff", kwargs=lambda w: PLATFORM_BOOK, other_team_read=200),
 ]
+
+# --- notifications (apps.notifications) -----------------------------------------------------------
+
+
+def notification_destination(w):
+    from tests.security.routes_api import destination_kwargs
+
+    return destination_kwargs(w)
+
+
+def with_notifications(w):
+    from tests.security.routes_api import with_destination
+
+    return with_destination(w)
+
+
+NOTIFY_FORM = {"name": "walker", "url": "http://127.0.0.1:9/walker", "events": ["live"], "enabled": "on"}
+
+CASES += [
+    RouteCase("notifications:destination_list", kwargs=with_notifications, other_team_read=200),
+    RouteCase("notifications:destination_create", writes=("POST",),
+              body=lambda w: {"team": w.recsys.pk, "kind": "webhook", **NOTIFY_FORM}, other_team_read=200,
+              other_team_write=422, viewer_read=403,
+              note="grace may add to her team; naming recsys is a form error, like an unknown team"),
+    RouteCase("notifications:destination_edit", kwargs=notification_destination, writes=("POST",),
+              body=lambda w: NOTIFY_FORM, viewer_read=403),
+    RouteCase("notifications:destination_delete", kwargs=notification_destination, writes=("POST",), viewer_read=403),
+    RouteCase("notifications:destination_rotate", kwargs=notification_destination, writes=("POST",), viewer_read=403),
+    RouteCase("notifications:destination_test", kwargs=notification_destination, reads=(), writes=("POST",)),
+    RouteCase("notifications:delivery_list", kwargs=with_notifications, other_team_read=200),
+]
