@@ -170,15 +170,16 @@ def generated(model) -> str:
         lines.append("")
     example = next(iter(live.values()), None)
     ref = str(example.pk) if example else "DEPLOYMENT_ID"
+    # Paragraphs, not a numbered list: Python-Markdown does not nest fenced code in list items.
     lines += ["## How to roll back", "",
-              f"1. **UI**: open the rollout page ({public}/deployments/{ref}/) and press **Roll back**; the previous "
-              "live version gets all traffic at once (no canary).",
-              "2. **API**:", "",
-              "   ```sh",
-              "   curl -X POST -H \"Authorization: Bearer $SLIPWAY_TOKEN\" -H 'Content-Type: application/json' \\",
-              f"        -d '{{\"reason\": \"high latency\"}}' {public}/api/v1/deployments/{ref}/rollback/",
-              "   ```", "",
-              f"3. **CLI**: `slipway rollback {ref}` (exit code 0 once the previous version is live again).", "",
+              f"**UI**: open the rollout page ({public}/deployments/{ref}/) and press **Roll back**; the previous "
+              "live version gets all traffic at once (no canary).", "",
+              "**API**:", "",
+              "```sh",
+              "curl -X POST -H \"Authorization: Bearer $SLIPWAY_TOKEN\" -H 'Content-Type: application/json' \\",
+              f"     -d '{{\"reason\": \"high latency\"}}' {public}/api/v1/deployments/{ref}/rollback/",
+              "```", "",
+              f"**CLI**: `slipway rollback {ref}` (exit code 0 once the previous version is live again).", "",
               "## Dashboards", "",
               f"- Costs: {public}/costs/models/{model.pk}/",
               f"- Model: {public}/models/{model.pk}/", ""]
