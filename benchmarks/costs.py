@@ -166,7 +166,7 @@ def main() -> int:
     worst = 0.0
     for name, params, sql, sql_params in cases:
         def api(params=params):
-            response = client.get("/api/v1/costs/", params)
+            response = client.get("/api/v1/costs/", params, secure=True)  # production mode redirects http
             assert response.status_code == 200, response.content[:300]
             return response.json()["count"]
 
