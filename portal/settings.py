@@ -193,7 +193,7 @@ OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
 OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
 OIDC_PLATFORM_GROUP = env_str("OIDC_PLATFORM_GROUP", "slipway-platform")
 OIDC_TEAM_GROUPS = env_str("OIDC_TEAM_GROUPS")
-LOGIN_REDIRECT_URL_FAILURE = "tenancy:login"
+LOGIN_REDIRECT_URL_FAILURE = "/login/"  # a path: mozilla-django-oidc does not resolve names here
 if OIDC_ENABLED:
     # (A malformed OIDC_TEAM_GROUPS stops the process too: TenancyConfig.ready parses it.)
     missing = [name for name in ("OIDC_OP_AUTHORIZATION_ENDPOINT", "OIDC_OP_TOKEN_ENDPOINT",
