@@ -2,8 +2,12 @@
 
 An environment's `metrics_config`:
 
-    {"url": "http://prometheus:9090", "timeout_seconds": 5, "headers": {...},
+    {"url": "http://prometheus:9090", "timeout_seconds": 5, "headers": {...}, "min_window_seconds": 60,
      "queries": {"requests": "...", "error_rate": "...", "p99_ms": "...", "errors": "..."}}
+
+`min_window_seconds` raises every window to at least that: `rate()`/`increase()` need two
+samples in the window, so with a 30 s scrape interval a 10 s window is always empty (no data,
+the gates never trip). Set it to about 2-4 scrape intervals.
 
 Templates (SPEC §3: request count, error rate and p99 latency per version) may use the
 placeholders `{namespace}`, `{workload}` and `{window}` (whole seconds). Other braces are
@@ -103,6 +107,7 @@ class PrometheusProvider:
         self.url = str(config.get("url") or "http://127.0.0.1:9090").rstrip("/")
         self.timeout = float(config.get("timeout_seconds", 5))
         self.headers = dict(config.get("headers") or {})
+        self.min_window = max(1, int(config.get("min_window_seconds") or 1))
         custom = dict(config.get("queries") or {})
         self.queries = {**DEFAULT_QUERIES, **custom}
         # A count of errors configured without a ratio: derive the ratio from it.
@@ -150,6 +155,7 @@ class PrometheusProvider:
 
     def window(self, *, namespace: str, workload: str, seconds: int) -> WindowStats:
         at = time.time()
+        seconds = max(int(seconds), self.min_window)
         names = ("requests", "errors" if self.errors_as_count else "error_rate", "p99_ms")
         values = {name: self.query(self.render(name, namespace=namespace, workload=workload, seconds=seconds), at=at)
                   for name in names}

@@ -90,6 +90,12 @@ def test_a_longer_window_counts_proportionally_more(stack):
     assert long.requests / short.requests == pytest.approx(2.0, rel=2 * COUNT_TOLERANCE)
 
 
+def test_min_window_seconds_raises_short_windows(stack):
+    """With slow scrapes a short window has < 2 samples; the environment sets a floor."""
+    floored = provider(stack, min_window_seconds=WINDOW).window(namespace=NAMESPACE, workload="rank-v1", seconds=2)
+    assert floored.requests == pytest.approx(expected("rank", 1, WINDOW)["requests"], rel=COUNT_TOLERANCE)
+
+
 # --- templates ----------------------------------------------------------------------------------------
 
 def test_custom_templates_from_metrics_config_are_used(stack):
