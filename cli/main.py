@@ -133,9 +133,10 @@ def run(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stde
         return exitcodes.OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Console-script entry point; the generated script does `sys.exit(main())`."""
-    return run(argv)
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Console-script entry point (the generated script does `sys.exit(main())`); returns the
+    exit code. `stdout`/`stderr` default to the process's streams."""
+    return run(argv, stdout=stdout, stderr=stderr)
 
 
 if __name__ == "__main__":
