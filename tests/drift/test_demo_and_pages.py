@@ -62,7 +62,7 @@ def test_model_page_shows_heatmap_histograms_timeline_and_actions(demo_model, ad
     assert 'class="chart heatmap"' in html and "PSI per feature over time" in html
     assert 'class="chart histogram"' in html and "Top drifting features" in html
     assert 'class="chart timeline"' in html
-    assert "Alert recorded" in html and "Acknowledge drift" in html
+    assert "Team notified" in html and "Acknowledge drift" in html
     latest = DriftReport.objects.filter(version=version).order_by("-created_at").first()
     assert latest.top_feature in html
 

@@ -52,7 +52,7 @@ def test_medium_drift_alerts_the_team_and_is_audited(ada, v2, baseline, recsys):
     report = services.compute_report(v2, actor=ada, trigger="manual")
     assert report.severity == "medium"
     action = report.actions.get()
-    assert action.kind == ActionKind.ALERTED and "recsys" in action.message
+    assert action.kind == ActionKind.NOTIFIED and "recsys" in action.message
     assert AuditEvent.objects.filter(action="drift.alert_medium", tenant=recsys).count() == 1
 
 
@@ -111,7 +111,7 @@ def test_high_drift_with_notify_policy_does_not_roll_back(ada, v2, baseline, pro
     observe(v2, ada, shift=2.0)
     report = services.compute_report(v2, actor=None)
     assert report.severity == "high"
-    assert list(report.actions.values_list("kind", flat=True)) == [ActionKind.ALERTED]
+    assert list(report.actions.values_list("kind", flat=True)) == [ActionKind.NOTIFIED]
     new.refresh_from_db()
     assert new.status == DeploymentStatus.LIVE
 
@@ -122,7 +122,7 @@ def test_rollback_without_a_previous_version_is_recorded_not_raised(ada, v2, bas
     observe(v2, ada, shift=2.0)
     report = services.compute_report(v2, actor=None)
     kinds = set(report.actions.values_list("kind", flat=True))
-    assert kinds == {ActionKind.ALERTED, ActionKind.ROLLBACK_FAILED}
+    assert kinds == {ActionKind.NOTIFIED, ActionKind.ROLLBACK_FAILED}
     only.refresh_from_db()
     assert only.status == DeploymentStatus.LIVE
 
