@@ -287,7 +287,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Several apps have a `status` choice field; name each enum after its TextChoices.
-    "ENUM_NAME_OVERRIDES": {"DeploymentStatusEnum": "apps.deployments.choices.DeploymentStatus"},
+    "ENUM_NAME_OVERRIDES": {"DeploymentStatusEnum": "apps.deployments.choices.DeploymentStatus",
+                            "DestinationKindEnum": "apps.notifications.choices.DestinationKind",
+                            "DeliveryStatusEnum": "apps.notifications.choices.DeliveryStatus"},
 }
 # Requests per minute for one API token (the tenant's own limit is on the Tenant row).
 SLIPWAY_TOKEN_RATE_PER_MINUTE = env_int("SLIPWAY_TOKEN_RATE_PER_MINUTE", 600)
