@@ -21,7 +21,7 @@ from cli.output import ProgressLine
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_whoami_shows_the_token_owner_and_teams(run_cli, ada, live_server):
+def test_whoami_shows_the_token_owner_and_teams(run_cli, ada, token_for, live_server, monkeypatch):
     result = run_cli(ada, "whoami")
     assert result.code == 0, result.err
     assert "user:" in result.out and "ada" in result.out
@@ -36,17 +36,16 @@ def test_whoami_shows_the_token_owner_and_teams(run_cli, ada, live_server):
     # --json works before the command too.
     assert run_cli(ada, "--json", "whoami").json()["username"] == "ada"
 
-
-def test_environment_variables_configure_the_cli(run_cli, ada, token_for, live_server, monkeypatch):
+    # SLIPWAY_URL / SLIPWAY_TOKEN configure it without a config file.
     monkeypatch.setenv("SLIPWAY_URL", live_server.url + "/")
     monkeypatch.setenv("SLIPWAY_TOKEN", token_for(ada))
-    result = run_cli(None, "whoami", "--json")
-    assert result.code == 0, result.err
-    assert result.json()["username"] == "ada"
+    from_env = run_cli(None, "whoami", "--json")
+    assert from_env.code == 0, from_env.err
+    assert from_env.json()["username"] == "ada"
 
 
-def test_a_bad_or_missing_token_exits_7_with_the_problem_detail(run_cli, ada, config_for, live_server,
-                                                                monkeypatch):
+def test_token_problems_exit_7_and_rate_limits_print_retry_after(run_cli, ada, config_for, token_for,
+                                                                 live_server, settings, monkeypatch):
     config_for(ada, token="slw_not-a-real-token")
     result = run_cli(ada, "models", "list")
     assert result.code == 7
@@ -59,6 +58,17 @@ def test_a_bad_or_missing_token_exits_7_with_the_problem_detail(run_cli, ada, co
     result = run_cli(None, "status")
     assert result.code == 7
     assert "no API token" in result.err
+
+    # A rate-limited request (429) whose Retry-After is beyond the CLI's cap: said, exit 6.
+    settings.SLIPWAY_TOKEN_RATE_PER_MINUTE = 1
+    monkeypatch.delenv("SLIPWAY_URL")
+    monkeypatch.setenv("SLIPWAY_MAX_RETRY_WAIT", "0.5")  # the window's end is further: give up at once
+    config_for(ada, token=token_for(ada))
+    assert run_cli(ada, "whoami").code == 0
+    result = run_cli(ada, "whoami")
+    assert result.code == 6
+    assert "Too many requests (HTTP 429" in result.err
+    assert "Retry after" in result.err
 
 
 def test_no_url_configured_is_a_usage_error(run_offline):
@@ -110,16 +120,6 @@ def test_login_checks_the_token_and_stores_it_owner_only(run_cli, ada, token_for
     assert run_cli(None, "logout").code == 0
     assert not path.exists()
     assert run_cli(None, "whoami").code == 1  # no URL any more
-
-
-def test_a_rate_limited_request_prints_the_retry_after(run_cli, ada, settings, monkeypatch):
-    settings.SLIPWAY_TOKEN_RATE_PER_MINUTE = 1
-    monkeypatch.setenv("SLIPWAY_MAX_RETRY_WAIT", "0.5")  # the window's end is further: give up at once
-    assert run_cli(ada, "whoami").code == 0
-    result = run_cli(ada, "whoami")
-    assert result.code == 6
-    assert "Too many requests (HTTP 429" in result.err
-    assert "Retry after" in result.err
 
 
 class _Flaky(BaseHTTPRequestHandler):
