@@ -28,13 +28,13 @@ METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:
 
 @dataclass(frozen=True)
 class Target:
-    """A vetted URL: where to connect (one checked address) and what to ask for."""
+    """A vetted URL: where to connect (only the checked addresses, in resolver order) and what to ask for."""
 
     scheme: str
     host: str
     port: int
     path: str
-    address: str
+    addresses: tuple[str, ...]
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -95,4 +95,4 @@ def check_url(url: str, *, field: str = "url") -> Target:
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    return Target(scheme=scheme, host=host, port=port, path=path, address=addresses[0])
+    return Target(scheme=scheme, host=host, port=port, path=path, addresses=tuple(addresses))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import django_filters
 
+from apps.core.filtersets import UtcIsoDateTimeFilter
 from apps.notifications.choices import DeliveryStatus, Event
 from apps.notifications.models import Delivery
 
@@ -17,9 +18,9 @@ class DeliveryFilterSet(django_filters.FilterSet):
                                               help_text="Destination id.")
     event = django_filters.ChoiceFilter(choices=Event.choices)
     status = django_filters.ChoiceFilter(choices=DeliveryStatus.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte",
+    since = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte",
                                              help_text="ISO 8601 date-time, inclusive.")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt",
+    until = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt",
                                              help_text="ISO 8601 date-time, exclusive.")
 
     class Meta:
