@@ -94,8 +94,10 @@ def _deployment(version, environment, *, plan: DemoPlan, replicas: int, started:
         peak_gpus=replicas * 2, reserved_gpus=replicas, previous=previous, requested_by=requester,
         started_at=started, live_since=live, finished_at=ended)
     Deployment.objects.filter(pk=d.pk).update(created_at=started - timedelta(minutes=5))
-    Rollout.objects.create(deployment=d, phase="done", steps=[5, 25, 50, 100], step_index=3, canary_weight=0,
-                           canary_replicas=0, cluster_synced=True)
+    # A live one is not on the (fresh) dev cluster yet: unsynced, the reconciler materialises it.
+    Rollout.objects.create(deployment=d, phase="done", steps=[5, 25, 50, 100], step_index=3,
+                           canary_weight=100 if status == "live" else 0, canary_replicas=0,
+                           cluster_synced=status != "live")
     events = [(started - timedelta(minutes=5), "", "queued",
                f"{DEMO_REASON}: requested v{version.version} with {replicas} replica(s)."),
               (started, "queued", "progressing", "Rollout started."),

@@ -642,5 +642,22 @@ class Tick:
         return "restored"
 
     def converge_live(self) -> str:
-        self.commit(cluster_synced=True)
-        return "idle"
+        """A live deployment whose objects the cluster may lack (a fresh cluster, a restored
+        database): re-create them declaratively and route the model to it, unless a newer
+        rollout of the model is driving the route."""
+        from worker.cluster.spec import RouteSpec, TenantSpec
+
+        tenant = self.d.tenant
+        self.cluster.ensure_tenant(TenantSpec(slug=tenant.slug, namespace=self.namespace, gpu_quota=tenant.gpu_quota))
+        replicas = int(self.d.config.get("min_replicas", 1))
+        status = self.ensure_replicas(self.d, replicas)
+        if not status.exists or status.ready < 1:
+            return "restoring"
+        rollout_in_progress = Deployment.objects.filter(model=self.d.model, environment=self.env,
+                                                        status__in=ACTIVE).exists()
+        if not rollout_in_progress:
+            self.cluster.set_route(RouteSpec(namespace=self.namespace, tenant=tenant.slug, model=self.d.model.name,
+                                             backends=((self.canary_name, 100),)))
+        self.commit(cluster_synced=True, canary_weight=100, event_kind="traffic",
+                    event=f"{self.canary_name} is live on the cluster with {status.ready} ready replica(s).")
+        return "materialised"

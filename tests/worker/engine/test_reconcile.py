@@ -273,3 +273,19 @@ def test_flaky_cluster_api_still_finishes_correctly(harness, ctr, ada, staging):
     assert harness.weights(new) == {"ctr-ranker-v1": 0, "ctr-ranker-v2": 100}
     traffic = list(RolloutEvent.objects.filter(deployment=new, kind="traffic").values_list("canary_weight", flat=True))
     assert traffic == [5, 25, 50, 100]
+
+
+def test_live_deployment_missing_from_the_cluster_is_materialised(harness, ctr, ada, staging):
+    """A fresh cluster (or a restored database): live rows are re-created declaratively."""
+    v1 = make_version(ctr, 1)
+    deployment = deploy(v1, ada)
+    Deployment.objects.filter(pk=deployment.pk).update(status=S.LIVE)
+    Rollout.objects.filter(deployment=deployment).update(phase=Phase.DONE, cluster_synced=False)
+    assert harness.weights(deployment) is None
+    from worker.engine.reconcile import due_rollout_ids
+
+    assert Rollout.objects.get(deployment=deployment).pk in due_rollout_ids(now=harness.clock())
+    harness.run_until(deployment, {S.LIVE})
+    assert harness.weights(deployment) == {"ctr-ranker-v1": 100}
+    assert harness.replicas(deployment) == 1
+    assert Rollout.objects.get(deployment=deployment).pk not in due_rollout_ids(now=harness.clock())
