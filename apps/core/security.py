@@ -67,6 +67,8 @@ class SecurityHeadersMiddleware:
             response["Content-Security-Policy"] = (
                 self.docs_csp if request.path.startswith(DOC_PATHS) else self.default_csp)
         response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        # Static files (WhiteNoise answers before XFrameOptionsMiddleware runs) get it here.
+        response.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
         response.setdefault("X-Content-Type-Options", "nosniff")
         response.setdefault("Referrer-Policy", settings.SECURE_REFERRER_POLICY or "same-origin")
         response.setdefault("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY or "same-origin")

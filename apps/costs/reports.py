@@ -172,6 +172,7 @@ def totals(rows: list[dict]) -> dict:
     cost_per_1k, note = per_1k(measured, sum(requests) if requests else None)
     actual = [r["actual_usd"] for r in rows if r.get("actual_usd") is not None]
     return {"usd": usd, "gpu_hours": sum((r["gpu_hours"] for r in rows), ZERO),
+            "replica_hours": sum((r.get("replica_hours") or ZERO for r in rows), ZERO),
             "requests": sum(requests) if requests else None, "usd_per_1k": cost_per_1k, "usd_per_1k_note": note,
             "actual_usd": sum(actual, ZERO) if actual else None}
 

@@ -237,11 +237,13 @@ def _event(deployment: Deployment, actor, kind: str, from_status: str, to_status
 
 
 def transition(deployment: Deployment, to: str, *, actor, reason: str, expect: set[str] | None = None,
-               **fields) -> Deployment:
+               audit_event: bool = True, audit_extra: dict | None = None, **fields) -> Deployment:
     """Move `deployment` to status `to`, refusing moves not in TRANSITIONS.
 
     Must run inside a transaction. Compare-and-set on the status read: a concurrent
-    change makes this raise ConcurrentTransition instead of overwriting it.
+    change makes this raise ConcurrentTransition instead of overwriting it. Writes the
+    audit event unless the caller writes the one event of its operation itself
+    (`audit_event=False`: one user action, one audit event).
     """
     current = deployment.status
     if expect is not None and current not in expect:
@@ -261,8 +263,9 @@ def transition(deployment: Deployment, to: str, *, actor, reason: str, expect: s
     for key, value in updates.items():
         setattr(deployment, key, value)
     _event(deployment, actor, "transition", current, to, reason or f"{current} → {to}")
-    audit.record(f"deployment.{to}", actor=actor, tenant=deployment.tenant_id, obj=deployment,
-                 before={"status": current}, after={"status": to, "reason": reason})
+    if audit_event:
+        audit.record(f"deployment.{to}", actor=actor, tenant=deployment.tenant_id, obj=deployment,
+                     before={"status": current}, after={"status": to, "reason": reason, **(audit_extra or {})})
     return deployment
 
 
@@ -361,10 +364,12 @@ def approve(deployment: Deployment, *, actor, comment: str = "") -> Approval:
             deployment=locked, decision=ApprovalDecision.APPROVED, decided_by=actor, comment=comment,
             artifact_digest=locked.version.artifact_digest, config_hash=locked.config_hash,
             expires_at=timezone.now() + timedelta(hours=locked.environment.approval_ttl_hours))
-        transition(locked, S.QUEUED, actor=actor, reason=f"Approved by {actor}" + (f": {comment}" if comment else "."))
+        transition(locked, S.QUEUED, actor=actor, reason=f"Approved by {actor}" + (f": {comment}" if comment else "."),
+                   audit_event=False)
         audit.record("approval.approved", actor=actor, tenant=locked.tenant_id, obj=approval,
-                     object_repr=f"approval of #{locked.pk}",
-                     after={"artifact_digest": approval.artifact_digest, "config_hash": approval.config_hash,
+                     object_repr=f"approval of #{locked.pk}", before={"status": S.PENDING_APPROVAL},
+                     after={"status": S.QUEUED, "deployment": locked.pk,
+                            "artifact_digest": approval.artifact_digest, "config_hash": approval.config_hash,
                             "expires_at": approval.expires_at, "comment": comment})
         _reconcile_on_commit(locked)
         _notify_on_commit(locked, "approved")
@@ -387,9 +392,10 @@ def reject(deployment: Deployment, *, actor, comment: str) -> Approval:
         approval = Approval.objects.create(
             deployment=locked, decision=ApprovalDecision.REJECTED, decided_by=actor, comment=comment,
             artifact_digest=locked.version.artifact_digest, config_hash=locked.config_hash)
-        transition(locked, S.REJECTED, actor=actor, reason=f"Rejected by {actor}: {comment}")
+        transition(locked, S.REJECTED, actor=actor, reason=f"Rejected by {actor}: {comment}", audit_event=False)
         audit.record("approval.rejected", actor=actor, tenant=locked.tenant_id, obj=approval,
-                     object_repr=f"rejection of #{locked.pk}", after={"comment": comment})
+                     object_repr=f"rejection of #{locked.pk}", before={"status": S.PENDING_APPROVAL},
+                     after={"status": S.REJECTED, "deployment": locked.pk, "comment": comment})
         _notify_on_commit(locked, "rejected")
     return approval
 
@@ -508,9 +514,10 @@ def rollback(deployment: Deployment, *, actor, reason: str = "") -> Deployment:
                            "restore.", code=DeploymentErrorCode.NO_PREVIOUS)
         text = (f"Rolled back by {actor}" if actor is not None else "Rolled back automatically") + \
             (f": {reason}" if reason else ".")
-        transition(locked, S.ROLLED_BACK, actor=actor, reason=text)
+        # One audit event for the rollback; it names the deployment made live again.
+        transition(locked, S.ROLLED_BACK, actor=actor, reason=text, audit_extra={"restored": previous.pk})
         transition(previous, S.LIVE, actor=actor, reason=f"Restored by the rollback of #{locked.pk}.",
-                   finished_at=None, live_since=timezone.now())
+                   finished_at=None, live_since=timezone.now(), audit_event=False)
         _bump(locked.rollout.pk, phase=Phase.RESTORING, abort_reason=text, cluster_synced=False)
         _reconcile_on_commit(locked)
         _notify_on_commit(locked, "rolled_back")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
+from apps.core.filtersets import UtcIsoDateTimeFilter
 from apps.drift.choices import Severity
 from apps.drift.models import DriftReport
 
@@ -14,7 +15,7 @@ class DriftReportFilterSet(django_filters.FilterSet):
     model = django_filters.NumberFilter(field_name="model_id", min_value=1, max_value=2**62, help_text="Model id.")
     tenant = django_filters.CharFilter(field_name="model__tenant__slug", max_length=40, help_text="Team slug.")
     severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    since = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:
         model = DriftReport

@@ -54,6 +54,10 @@ class RunbookView(_ModelRunbook):
 class RunbookHistoryView(_ModelRunbook):
     """Every saved revision of the model's runbook, newest first (full text of each)."""
 
+    # Declared so the schema shows the paginated envelope ({count, next, previous, results})
+    # that get() answers with, not a bare array.
+    pagination_class = Pagination
+
     @extend_schema(responses=RevisionSerializer(many=True),
                    parameters=[OpenApiParameter("page", OpenApiTypes.INT), OpenApiParameter("page_size",
                                                                                             OpenApiTypes.INT)])
