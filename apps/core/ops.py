@@ -77,11 +77,30 @@ def _check_mlflow() -> None:
     ping()
 
 
+def _cluster_configs() -> list:
+    """The distinct cluster connections the environments use (read on the request's thread)."""
+    import json
+
+    from apps.deployments.models import Environment
+
+    configs = {json.dumps(c, sort_keys=True): c for c in Environment.objects.values_list("cluster", flat=True)}
+    return list(configs.values()) or [None]
+
+
+def _check_cluster(configs: list | None = None) -> None:
+    """Every distinct cluster the environments deploy to answers the Kubernetes API."""
+    from worker.cluster import get_cluster
+
+    timeout = float(settings.SLIPWAY_PROBE_TIMEOUT_SECONDS)
+    for config in configs if configs is not None else [None]:
+        get_cluster(config, max_attempts=1, request_timeout=(timeout, timeout)).ping()
+
+
 CHECKS: dict[str, Callable[[], None]] = {"database": _check_database, "broker": _check_broker,
-                                         "mlflow": _check_mlflow}
+                                         "mlflow": _check_mlflow, "cluster": _check_cluster}
 # Checks that talk over the network run in threads under one deadline; the database check
 # stays on the request's thread (and its connection) — Django connections are per thread.
-THREADED = ("broker", "mlflow")
+THREADED = ("broker", "mlflow", "cluster")
 
 
 class _Probe(threading.Thread):
@@ -109,12 +128,17 @@ def readyz(request):
     """Each dependency with ok/error and how long it took; 503 naming the failed ones."""
     timeout = float(settings.SLIPWAY_PROBE_TIMEOUT_SECONDS)
     started = time.perf_counter()
-    probes = {name: _Probe(CHECKS[name]) for name in THREADED if name in CHECKS}
+    try:
+        clusters = _cluster_configs()
+    except Exception:  # the database check below reports a broken database
+        clusters = [None]
+    checks = {**CHECKS, "cluster": lambda: _check_cluster(clusters)}
+    probes = {name: _Probe(checks[name]) for name in THREADED if name in checks}
     for probe in probes.values():
         probe.start()
 
     results: dict[str, dict] = {}
-    for name, check in CHECKS.items():
+    for name, check in checks.items():
         if name in probes:
             continue
         t0 = time.perf_counter()

@@ -47,6 +47,22 @@ def filesystem_broker(settings, tmp_path):
     return folders
 
 
+@pytest.fixture(autouse=True)
+def cluster(request):
+    """The environments' cluster: an in-process dev cluster (readyz pings it)."""
+    if "db" not in request.fixturenames:
+        yield None
+        return
+    request.getfixturevalue("db")
+    from apps.deployments.models import Environment
+    from devcluster.server import DevCluster
+
+    dc = DevCluster(port=0, ready_delay_seconds=0, traffic="manual").start()
+    Environment.objects.update(cluster={"kind": "url", "url": dc.url})
+    yield dc
+    dc.stop()
+
+
 def test_healthz_answers_without_touching_dependencies(client):
     response = client.get("/healthz")
     assert response.status_code == 200
@@ -59,7 +75,7 @@ def test_readyz_is_ok_when_database_broker_and_mlflow_answer(client, db, mlflow)
     assert response.status_code == 200, body
     assert body["status"] == "ok" and body["failed"] == []
     assert {name: check["status"] for name, check in body["checks"].items()} == {
-        "database": "ok", "broker": "ok", "mlflow": "ok"}
+        "database": "ok", "broker": "ok", "mlflow": "ok", "cluster": "ok"}
     assert all(check["ms"] >= 0 for check in body["checks"].values())
 
 
@@ -136,3 +152,17 @@ def test_readyz_pings_the_configured_redis_broker(client, db, mlflow, settings):
     response = client.get("/readyz")
     assert response.status_code == 200, response.json()
     assert response.json()["checks"]["broker"]["status"] == "ok"
+
+
+def test_readyz_503_names_the_cluster_when_it_is_unreachable(client, db, mlflow):
+    from apps.deployments.models import Environment
+
+    Environment.objects.filter(name="production").update(cluster={"kind": "url",
+                                                                   "url": f"http://127.0.0.1:{_closed_port()}"})
+    started = time.monotonic()
+    response = client.get("/readyz")
+    body = response.json()
+    assert response.status_code == 503
+    assert body["failed"] == ["cluster"]
+    assert body["checks"]["cluster"]["status"] == "error"
+    assert time.monotonic() - started < 10
