@@ -131,6 +131,12 @@ def run(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stde
         return exitcodes.INTERRUPTED
     except BrokenPipeError:  # `slipway models list | head`
         return exitcodes.OK
+    except Exception as exc:  # a bug in the CLI: one clear line, the traceback on request
+        if os.environ.get("SLIPWAY_DEBUG"):
+            raise
+        out.error(f"internal error ({type(exc).__name__}: {exc}); run again with SLIPWAY_DEBUG=1 for the "
+                  "traceback and report it.")
+        return exitcodes.USAGE
 
 
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:

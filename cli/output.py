@@ -90,15 +90,15 @@ class Output:
         """Every part of a problem detail a person needs: title, detail, each field error."""
         lines = [f"slipway: error: {exc.title} (HTTP {exc.status}"
                  + (f", {exc.code})" if exc.code else ")")]
-        if exc.detail:
+        errors = exc.errors
+        # A domain error repeats its detail as its (first) error: print it once, with its field.
+        if exc.detail and not any(str(e.get("message") or "") == exc.detail for e in errors):
             lines.append(f"  {exc.detail}")
-        for error in exc.errors:
+        for error in errors:
             message = str(error.get("message") or "")
-            if message == exc.detail and not error.get("field"):
-                continue  # a DomainError repeats its detail as its one error
-            where = error.get("field") or "(request)"
+            where = f"{error['field']}: " if error.get("field") else ""
             code = f" [{error['code']}]" if error.get("code") else ""
-            lines.append(f"  - {where}: {message}{code}")
+            lines.append(f"  - {where}{message}{code}")
         gpu = exc.problem.get("gpu")
         if isinstance(gpu, dict):
             lines.append("  GPUs: " + ", ".join(f"{k} {v}" for k, v in gpu.items()))

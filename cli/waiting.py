@@ -23,7 +23,13 @@ def title(d: dict) -> str:
 
 
 def last_analysis(d: dict) -> dict | None:
+    """The analysis that says most about progress: the newest one, except that a routine
+    "ok" of the continuous rollback check does not hide the step verdict before it (the
+    progress line would flap between the two every tick)."""
     analyses = d.get("analyses") or []
+    for analysis in reversed(analyses):
+        if not (analysis.get("kind") == "continuous" and analysis.get("verdict") == "ok"):
+            return analysis
     return analyses[-1] if analyses else None
 
 
@@ -40,7 +46,7 @@ def describe(d: dict) -> str:
         index = rollout.get("step_index")
         if isinstance(index, int) and index >= 0 and steps:
             parts.append(f"step {min(index + 1, len(steps))}/{len(steps)}")
-        if rollout.get("phase"):
+        if rollout.get("phase") and rollout["phase"] != "step":  # "step 2/4" says it already
             parts.append(str(rollout["phase"]).replace("_", " "))
         parts.append(f"canary {rollout.get('canary_weight', 0)} % / stable {rollout.get('stable_weight', 0)} %")
         analysis = last_analysis(d)

@@ -22,7 +22,13 @@ def register(subparsers, common) -> None:
 
 
 def _usd(value) -> str | None:
-    return None if value is None else f"${value:,.2f}"
+    """Money as the API gives it (a number, or a decimal string) → `$1,234.56`."""
+    if value is None:
+        return None
+    try:
+        return f"${float(value):,.2f}"
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def costs(ctx) -> int:
@@ -80,7 +86,7 @@ def recommendations(ctx) -> int:
     rows = ctx.client().get("/api/v1/costs/recommendations/", params)
     ctx.out.emit(rows, lambda: ctx.out.table(rows, [
         ("kind", "kind"), ("team", "tenant"), ("model", "model"), ("environment", "environment"),
-        ("saves/month", lambda r: _usd(r.get("monthly_savings_usd"))), ("advice", "message")],
+        ("saves/month", lambda r: _usd(r.get("monthly_savings_usd"))), ("advice", "title")],
         empty="No savings advice right now."))
     return exitcodes.OK
 

@@ -10,10 +10,35 @@ def register(subparsers, common) -> None:
     p = subparsers.add_parser("drift", parents=[common], help="drift reports of a version (PSI, severity)")
     p.add_argument("version_id", metavar="VERSION_ID", type=int)
     p.add_argument("--limit", type=int, default=10, help="at most this many reports, newest first (default 10)")
+    p.add_argument("--acknowledge", action="store_true",
+                   help="acknowledge the newest unacknowledged medium/high report (a production request of a "
+                        "drifting version waits for this)")
+    p.add_argument("--note", default="", help="with --acknowledge: what you checked")
     p.set_defaults(func=drift)
 
 
+DRIFTING = ("medium", "high")
+
+
+def acknowledge(ctx) -> int:
+    client = ctx.client()
+    pending = next((r for r in client.paginate("/api/v1/drift/reports/", {"version": ctx.args.version_id,
+                                                                         "severity": list(DRIFTING)})
+                    if not r.get("acknowledged_at")), None)
+    if pending is None:
+        ctx.out.emit({"acknowledged": None}, lambda: ctx.out.info(
+            f"Nothing to acknowledge: version {ctx.args.version_id} has no unacknowledged medium or high report."))
+        return exitcodes.OK
+    report = client.post(f"/api/v1/drift/reports/{pending['id']}/acknowledge/", {"note": ctx.args.note})
+    ctx.out.emit(report, lambda: ctx.out.info(
+        f"Acknowledged drift report #{report['id']} ({report['severity']}, max PSI {report['max_psi']:.3f} on "
+        f"{report.get('top_feature') or '-'}) of {report['model_name']} v{report['version_number']}."))
+    return exitcodes.OK
+
+
 def drift(ctx) -> int:
+    if ctx.args.acknowledge:
+        return acknowledge(ctx)
     client = ctx.client()
     rows = list(client.paginate("/api/v1/drift/reports/", {"version": ctx.args.version_id},
                                 limit=max(1, ctx.args.limit)))

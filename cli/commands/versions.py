@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cli import exitcodes, lookup
+from cli.client import ApiError
 from cli.output import short_time
 
 
@@ -20,6 +21,8 @@ def register(subparsers, common) -> None:
     p.add_argument("model", metavar="MODEL", help="model name or id")
     p.add_argument("version", metavar="VERSION", help="the MLflow version number, e.g. 3")
     p.add_argument("--team", help="the team, when two teams use the name")
+    p.add_argument("--exist-ok", action="store_true",
+                   help="a version imported already is success (re-runnable pipelines); prints it")
     p.set_defaults(func=import_version)
 
     p = sub.add_parser("show", parents=[common], help="one version: provenance, metrics, readiness")
@@ -51,10 +54,17 @@ def import_version(ctx) -> int:
     client = ctx.client()
     number = lookup.version_number(ctx.args.version)
     model = lookup.model(client, ctx.args.model, team=ctx.args.team)
-    version = client.post(f"/api/v1/models/{model['id']}/versions/", {"mlflow_version": str(number)})
+    try:
+        version = client.post(f"/api/v1/models/{model['id']}/versions/", {"mlflow_version": str(number)})
+        verb = "Imported"
+    except ApiError as exc:
+        if not (ctx.args.exist_ok and exc.code == "version_exists"):
+            raise
+        version = client.get(f"/api/v1/versions/{lookup.version(client, model, number)['id']}/")
+        verb = "Already imported:"
 
     def human() -> None:
-        ctx.out.info(f"Imported {model['name']} v{version['version']} from MLflow as version id {version['id']}.")
+        ctx.out.info(f"{verb} {model['name']} v{version['version']} from MLflow as version id {version['id']}.")
         render_version(ctx.out, version)
 
     ctx.out.emit(version, human)

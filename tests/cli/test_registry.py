@@ -70,7 +70,9 @@ def test_import_a_version_from_mlflow_and_work_its_checklist(run_cli, ada, linus
     assert version["artifact_digest"].startswith("sha256:")
 
     again = run_cli(ada, "versions", "import", "churn", str(number))
-    assert again.code == 6 and "HTTP 409" in again.err  # imported already: refused, named
+    assert again.code == 6 and "HTTP 409, version_exists" in again.err  # imported already: refused, named
+    rerun = run_cli(ada, "versions", "import", "churn", str(number), "--exist-ok", "--json")
+    assert rerun.code == 0 and rerun.json()["id"] == version["id"]  # a re-run pipeline goes on
     missing = run_cli(ada, "versions", "import", "churn", "99")
     assert missing.code == 6 and "mlflow_version" in missing.err
 
@@ -159,4 +161,10 @@ def test_costs_and_drift(run_cli, ada, recsys, live_server):
     shown = run_cli(ada, "drift", str(version.pk))
     assert shown.code == 0 and "severity" in shown.out and "age" in shown.out
     rows = run_cli(ada, "drift", str(version.pk), "--json").json()
-    assert rows[0]["version"] == version.pk and rows[0]["psi"]["age"] > 0.1
+    assert rows[0]["version"] == version.pk and rows[0]["psi"]["age"] > 0.25 and rows[0]["severity"] == "high"
+    # A drifting version's production request waits for a person to acknowledge the report.
+    acked = run_cli(ada, "drift", str(version.pk), "--acknowledge", "--note", "expected after the relaunch")
+    assert acked.code == 0, acked.err
+    assert f"Acknowledged drift report #{rows[0]['id']} (high" in acked.err
+    assert run_cli(ada, "drift", str(version.pk), "--json").json()[0]["acknowledged_by"] == "ada"
+    assert "Nothing to acknowledge" in run_cli(ada, "drift", str(version.pk), "--acknowledge").err
