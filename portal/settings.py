@@ -237,6 +237,8 @@ SLIPWAY_SYNC_INTERVAL_SECONDS = env_int("SLIPWAY_SYNC_INTERVAL_SECONDS", 300)
 SLIPWAY_TICK_SECONDS = env_int("SLIPWAY_TICK_SECONDS", 10)
 SLIPWAY_READY_TIMEOUT_SECONDS = env_int("SLIPWAY_READY_TIMEOUT_SECONDS", 600)
 SLIPWAY_MAX_CONSECUTIVE_ERRORS = env_int("SLIPWAY_MAX_CONSECUTIVE_ERRORS", 30)
+# How long a reconcile holds its rollout; a worker killed mid-tick blocks that rollout this long.
+SLIPWAY_LEASE_SECONDS = env_int("SLIPWAY_LEASE_SECONDS", 60)
 # The cluster used when an environment names none: the dev cluster (devcluster/).
 SLIPWAY_DEVCLUSTER_URL = env_str("SLIPWAY_DEVCLUSTER_URL", "http://127.0.0.1:8001")
 
@@ -341,5 +343,6 @@ LOGGING = {
     "loggers": {
         "alembic": {"level": "WARNING"},
         "mlflow": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # logs every sign-in at INFO; lockouts (WARNING) and the audit log suffice
     },
 }
