@@ -218,5 +218,7 @@ def sparkline(values: Sequence[float], *, width: int = 220, height: int = 40) ->
     top = max(values) or 1.0
     step = width / max(len(values) - 1, 1)
     points = " ".join(f"{i * step:.1f},{height - 3 - (v / top) * (height - 6):.1f}" for i, v in enumerate(values))
-    return mark_safe(f'<svg class="spark" viewBox="0 0 {width} {height}" role="img" aria-label="Daily cost, last '  # noqa: S308
-                     f'{len(values)} days"><polyline class="line line-burn" points="{points}"/></svg>')
+    # Presentation attributes, not CSS: the panel also renders on pages without costs.css.
+    return mark_safe(f'<svg class="spark" viewBox="0 0 {width} {height}" width="180" height="36" role="img" '  # noqa: S308
+                     f'aria-label="Daily cost, last {len(values)} days"><polyline class="line line-burn" '
+                     f'fill="none" stroke="#3b5bdb" stroke-width="2" stroke-linejoin="round" points="{points}"/></svg>')

@@ -97,7 +97,7 @@ MODELS = (
     ModelSpec(
         team="recsys", name="ctr-ranker", author="ada",
         description="Ranks candidate items by predicted click-through rate for the home feed.",
-        owner="ada@example.com", oncall="#recsys-oncall", sla_p99_ms=50, floor=0.7,
+        owner="ada@example.com", oncall="#recsys-oncall", sla_p99_ms=150, floor=0.7,
         versions=(
             VersionSpec(11, "clicks-2026-09-01", params={"learning_rate": "0.5", "epochs": "200"}),
             VersionSpec(12, "clicks-2026-10-01", params={"learning_rate": "0.5", "epochs": "200"}),
@@ -112,7 +112,7 @@ MODELS = (
     ModelSpec(
         team="recsys", name="two-tower-retrieval", author="ada",
         description="Retrieves the top 500 candidates per user from the item embedding index.",
-        owner="ada@example.com", oncall="#recsys-oncall", sla_p99_ms=30, floor=0.65,
+        owner="ada@example.com", oncall="#recsys-oncall", sla_p99_ms=120, floor=0.65,
         versions=(
             VersionSpec(21, "interactions-2026-10-01", params={"embedding_dim": "64"}),
             VersionSpec(22, "interactions-2026-11-01", params={"embedding_dim": "128"}),
@@ -122,7 +122,7 @@ MODELS = (
     ModelSpec(
         team="search", name="query-intent", author="grace",
         description="Classifies search queries into navigational, informational and transactional intent.",
-        owner="grace@example.com", oncall="#search-oncall", sla_p99_ms=20, floor=0.7,
+        owner="grace@example.com", oncall="#search-oncall", sla_p99_ms=100, floor=0.7,
         versions=(
             VersionSpec(31, "queries-2026-10-15", params={"max_ngram": "2"}),
             VersionSpec(32, "queries-2026-11-15", params={"max_ngram": "3"}),

@@ -87,7 +87,7 @@ def test_seeded_people_teams_and_models_match_the_demo(demo_mlflow):
                        ("search", "query-intent"): 2}
     ranker = Model.objects.get(name="ctr-ranker")
     assert (ranker.owner, ranker.oncall, ranker.primary_metric) == ("ada@example.com", "#recsys-oncall", "auc")
-    assert ranker.primary_metric_floor == 0.7 and ranker.sla_p99_ms == 50
+    assert ranker.primary_metric_floor == 0.7 and ranker.sla_p99_ms == 150
     # versions came through import_version: audited, with real run metadata
     assert AuditEvent.objects.filter(action="version.imported").count() == 7
     assert AuditEvent.objects.filter(action="model.created", actor_label="ada").count() == 2
