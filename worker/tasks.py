@@ -78,12 +78,9 @@ def tick_rollouts() -> int:
     """Beat, every tick: enqueue a reconcile for every rollout that needs one."""
     from django.utils import timezone
 
-    from worker.engine.reconcile import due_rollout_ids
+    from worker.engine.reconcile import enqueue_due
 
-    ids = due_rollout_ids(now=timezone.now())
-    for rollout_id in ids:
-        reconcile_rollout.delay(rollout_id)
-    return len(ids)
+    return enqueue_due(now=timezone.now(), send=reconcile_rollout.delay)
 
 
 @shared_task(name="expire_approvals")

@@ -73,7 +73,7 @@ class Engine:
     cluster_factory: Callable[[Environment], object] = cluster_for
     metrics_factory: Callable[[Environment], object] = get_provider
     owner: str = field(default_factory=_default_owner)
-    lease_seconds: int = 60
+    lease_seconds: int = field(default_factory=lambda: getattr(settings, "SLIPWAY_LEASE_SECONDS", 60))
     ready_timeout_seconds: int = field(default_factory=lambda: getattr(settings, "SLIPWAY_READY_TIMEOUT_SECONDS", 600))
     max_consecutive_errors: int = field(
         default_factory=lambda: getattr(settings, "SLIPWAY_MAX_CONSECUTIVE_ERRORS", 30))
@@ -92,10 +92,33 @@ def due_rollout_ids(*, now: datetime, limit: int = 5000) -> list[int]:
     return list(Rollout.objects.filter(needs_work & free & due).order_by("pk").values_list("pk", flat=True)[:limit])
 
 
+def enqueue_due(*, now: datetime, send: Callable[[int], object]) -> int:
+    """Beat: `send` (enqueue) one reconcile per due rollout that has none waiting in the queue.
+
+    Each rollout sent is marked not due (`next_reconcile_at`) until a worker claims it — the claim
+    clears the mark — or for one lease length, after which its message is presumed lost (a killed
+    worker, a restarted broker) and another is sent. Enqueuing every rollout every tick regardless
+    grew the queue without bound whenever the workers fell behind or were down, and a restarted
+    worker then worked through stale duplicates before any rollout moved (tests/chaos).
+    """
+    ids = due_rollout_ids(now=now)
+    lease = int(getattr(settings, "SLIPWAY_LEASE_SECONDS", 60))
+    Rollout.objects.filter(pk__in=ids).update(next_reconcile_at=now + timedelta(seconds=lease))
+    for sent, rollout_id in enumerate(ids):
+        try:
+            send(rollout_id)
+        except Exception:
+            # The broker is down: these were not enqueued, so they are due again at the next beat.
+            Rollout.objects.filter(pk__in=ids[sent:]).update(next_reconcile_at=None)
+            raise
+    return len(ids)
+
+
 def _claim(rollout_id: int, engine: Engine, now: datetime) -> bool:
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=engine.owner)
+    # Claiming consumes the rollout's queued reconcile: beat may enqueue the next one (enqueue_due).
     return bool(Rollout.objects.filter(free, pk=rollout_id).update(
-        lease_owner=engine.owner, lease_until=now + timedelta(seconds=engine.lease_seconds)))
+        lease_owner=engine.owner, lease_until=now + timedelta(seconds=engine.lease_seconds), next_reconcile_at=None))
 
 
 def _release(rollout_id: int, engine: Engine) -> None:
