@@ -259,7 +259,8 @@ class Children(Processes):
     def check_alive(self, *procs: subprocess.Popen) -> None:
         for proc in procs:
             if proc.poll() is not None:
-                pytest.fail(f"a child exited with {proc.returncode}\n{self.output()}")
+                log = next(path for p, path in self.running if p is proc)
+                pytest.fail(f"{log.stem} (pid {proc.pid}) exited on its own with {proc.returncode}\n{self.output()}")
 
 
 @pytest.fixture
