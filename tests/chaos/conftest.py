@@ -34,6 +34,7 @@ from apps.deployments.models import Deployment, Environment, Rollout, RolloutEve
 from tests import factories
 from tests.deployments.conftest import make_version
 from tests.e2e.conftest import ROOT, SCRUBBED, Broker, Processes, database_env, pointed_at
+from worker.cluster.manifests import route_weights  # imported up front: the kubernetes client takes ~2 s
 
 S = DeploymentStatus
 TICK_SECONDS = 1
@@ -82,8 +83,6 @@ class DevClusterProcess:
 
     def routes(self, state: dict | None = None) -> dict[str, dict[str, int]]:
         """`namespace/route` → {backend: weight} of every HTTPRoute."""
-        from worker.cluster.manifests import route_weights
-
         state = state if state is not None else self.state()
         return {f"{r['metadata']['namespace']}/{r['metadata']['name']}": route_weights(r)
                 for r in state["objects"]["httproutes.gateway.networking.k8s.io"]}
