@@ -159,6 +159,7 @@ class NumericBinner:
     """
 
     def __init__(self, edges: Sequence[np.ndarray]):
+        self.edges = [np.asarray(e, dtype=np.float64) for e in edges]
         self.n_features = len(edges)
         self.n_edges = [len(e) for e in edges]
         width = max(self.n_edges, default=0)
@@ -249,8 +250,18 @@ class NumericBinner:
                     totals[k] += flag[full * 255:].sum(axis=0, dtype=np.int64)
         return totals
 
-    def counts(self, matrix: np.ndarray, *, chunk: int = ROW_CHUNK, threads: int | None = None) -> list[np.ndarray]:
-        """Per feature: counts of its `n_edges + 1` value buckets, then missing."""
+    def counts(self, matrix: np.ndarray, *, chunk: int = ROW_CHUNK, threads: int | None = None,
+               kernel: bool | None = None) -> list[np.ndarray]:
+        """Per feature: counts of its `n_edges + 1` value buckets, then missing.
+
+        Large matrices go through the compiled kernel (apps.drift.psi_kernel) when it is
+        available; `kernel=False` forces this NumPy path (tests compare the two)."""
+        from apps.drift import psi_kernel
+
+        if kernel is None:
+            kernel = matrix.size >= psi_kernel.KERNEL_MIN_VALUES
+        if kernel and matrix.ndim == 2 and matrix.shape[1] == self.n_features and psi_kernel.available(self.edges):
+            return psi_kernel.counts(matrix, self.edges, threads=threads or default_threads())
         rows = matrix.shape[0]
         ge = self.at_least(matrix, chunk=chunk, threads=threads)
         out = []
