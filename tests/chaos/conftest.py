@@ -14,6 +14,7 @@ no fault or auth applies to). Scenarios assert on what it saw and print its figu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -94,12 +95,13 @@ class DevClusterProcess:
                 for d in state["objects"]["deployments.apps"]}
 
 
-@pytest.fixture
-def devcluster_proc(tmp_path) -> Iterator[DevClusterProcess]:
+@contextlib.contextmanager
+def running_devcluster(folder: Path, *, log_level: str = "WARNING") -> Iterator[DevClusterProcess]:
+    """`python -m devcluster` on a free port, real-time traffic, pods ready after 0.2 s."""
     port = free_port()
-    log = tmp_path / "devcluster.log"
+    log = folder / "devcluster.log"
     proc = subprocess.Popen([sys.executable, "-m", "devcluster", "--host", "127.0.0.1", "--port", str(port),
-                             "--ready-delay", "0.2", "--log-level", "WARNING"], cwd=ROOT,
+                             "--ready-delay", "0.2", "--log-level", log_level], cwd=ROOT,
                             stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
@@ -121,6 +123,12 @@ def devcluster_proc(tmp_path) -> Iterator[DevClusterProcess]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
+
+
+@pytest.fixture
+def devcluster_proc(tmp_path) -> Iterator[DevClusterProcess]:
+    with running_devcluster(tmp_path) as dc:
+        yield dc
 
 
 def point_environments(url: str, **cluster_options) -> None:

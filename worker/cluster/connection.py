@@ -2,6 +2,7 @@
 
 Settings dicts (an Environment stores one; `settings.SLIPWAY_CLUSTER` is the fallback):
   {"kind": "url", "url": "https://...", "token": "...", "verify_ssl": true, "ca_file": "/path/ca.crt"}
+  {"kind": "url", "url": "https://...", "token_file": "/var/run/secrets/.../token", "refresh_after": 60}
   {"kind": "kubeconfig", "path": "~/.kube/config", "context": "prod"}
   {"kind": "eks", "cluster_name": "prod", "region": "us-east-1", "role_arn": "arn:aws:iam::...:role/..."}
 Optional in all of them: "environment" (cost label), "gateway": {"name", "namespace"},
@@ -14,6 +15,10 @@ GetCallerIdentity URL carrying the signed header `x-k8s-aws-id: <cluster>`, vali
 present). EKS honours a token for 15 minutes; we mint a new one after `refresh_after`
 (10 minutes) through the client's `refresh_api_key_hook` (called before every request), and
 once more whenever the API server answers 401.
+
+A `token_file` (a projected service-account token, or a file a credentials sidecar rotates) is
+read the same way: again after `refresh_after` seconds (default 60) and whenever the API server
+answers 401, so a rotated token is picked up without a restart.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -43,6 +49,9 @@ EKS_CLUSTER_HEADER = "x-k8s-aws-id"
 PRESIGN_EXPIRES_SECONDS = 60
 TOKEN_LIFETIME_SECONDS = 15 * 60
 DEFAULT_REFRESH_AFTER_SECONDS = 10 * 60
+DEFAULT_FILE_REFRESH_SECONDS = 60.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,7 +60,7 @@ class Connection:
 
     api_client: k8s.ApiClient
     refresh: Callable[[], bool] | None = None
-    token_source: EksTokenSource | None = None
+    token_source: EksTokenSource | FileTokenSource | None = None
 
 
 def configured_cluster() -> dict[str, Any]:
@@ -88,9 +97,63 @@ def _url_connection(settings: Mapping[str, Any]) -> Connection:
     cfg.verify_ssl = bool(settings.get("verify_ssl", True))
     if settings.get("ca_file"):
         cfg.ssl_ca_cert = str(settings["ca_file"])
+    if settings.get("token_file"):
+        source = FileTokenSource(str(settings["token_file"]),
+                                 refresh_after=float(settings.get("refresh_after", DEFAULT_FILE_REFRESH_SECONDS)))
+        _set_bearer(cfg, source.token())  # the key must exist for auth_settings() to send it
+        cfg.refresh_api_key_hook = source.hook
+        return Connection(k8s.ApiClient(cfg), refresh=source.refresh, token_source=source)
     if settings.get("token"):
         _set_bearer(cfg, str(settings["token"]))
     return Connection(k8s.ApiClient(cfg))
+
+
+class FileTokenSource:
+    """A bearer token kept in a file that something else rotates; thread-safe, `clock` injectable."""
+
+    def __init__(self, path: str, *, clock: Callable[[], float] = time.time,
+                 refresh_after: float = DEFAULT_FILE_REFRESH_SECONDS) -> None:
+        if refresh_after <= 0:
+            raise ValueError("refresh_after must be positive")
+        self.path = os.path.expanduser(path)
+        self.refresh_after = refresh_after
+        self.refreshes = 0  # reads of the file so far (tests and metrics)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._read_at = 0.0
+
+    def token(self) -> str:
+        """The current token, read again once it is `refresh_after` old."""
+        with self._lock:
+            if self._token is None or self._clock() - self._read_at >= self.refresh_after:
+                self._read()
+            return self._token  # type: ignore[return-value]
+
+    def refresh(self) -> bool:
+        """Read the file now (after a 401): the token may have been rotated since the last read."""
+        with self._lock:
+            before = self._token
+            self._read()
+            log.info("cluster token re-read from %s after a 401 (%s)", self.path,
+                     "rotated" if self._token != before else "unchanged")
+        return True
+
+    def _read(self) -> None:
+        try:
+            token = Path(self.path).read_text().strip()
+        except OSError as exc:
+            raise ClusterError(f"could not read the cluster token file: {exc}", reason="TokenFile",
+                               transient=True) from exc
+        if not token:
+            raise ClusterError(f"the cluster token file {self.path} is empty", reason="TokenFile", transient=True)
+        self._token = token
+        self._read_at = self._clock()
+        self.refreshes += 1
+
+    def hook(self, cfg: k8s.Configuration) -> None:
+        """`Configuration.refresh_api_key_hook`: runs before every request."""
+        _set_bearer(cfg, self.token())
 
 
 def _kubeconfig_connection(settings: Mapping[str, Any]) -> Connection:
