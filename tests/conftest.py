@@ -7,6 +7,7 @@ grace data scientist in search      linus platform engineer (no team)
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -114,3 +115,59 @@ def _reference_data(request):
     request.getfixturevalue("transactional_db" if transactional else "db")
     factories.ensure_reference_data()
     yield
+
+
+# --- browser tests: one Chromium per session, shared by every folder ------------------------
+# Playwright against live_server, driving Debian's Chromium (never a downloaded browser); one
+# fresh browser context (cookies, storage) per test, at the 1366×768 laptop size the pages are
+# designed for. Screenshots go to /tmp/slipway-shots/.
+SHOTS = Path("/tmp/slipway-shots")
+VIEWPORT = {"width": 1366, "height": 768}
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                              args=["--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(viewport=VIEWPORT, base_url=live_server.url)
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.js_errors = errors
+    yield tab
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def sign_in(page):
+    def _sign_in(user, *, tab=None):
+        tab = tab or page
+        tab.goto("/login/")
+        tab.fill("#id_username", user.username)
+        tab.fill("#id_password", factories.PASSWORD)
+        tab.click("button[type=submit]")
+        tab.wait_for_url(lambda url: "/login/" not in url)
+        return tab
+    return _sign_in
+
+
+@pytest.fixture
+def shot():
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+    def _shot(tab, name: str, *, full_page: bool = False) -> Path:
+        path = SHOTS / f"{name}.png"
+        tab.screenshot(path=str(path), full_page=full_page)
+        return path
+    return _shot

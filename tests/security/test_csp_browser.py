@@ -11,7 +11,6 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.browser.conftest import browser, page, sign_in  # noqa: F401  (fixtures)
 from tests.security.test_route_walker import load_cases, required_routes, world  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
