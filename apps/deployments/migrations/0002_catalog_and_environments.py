@@ -9,6 +9,9 @@ from apps.deployments.catalog import CATALOG, ENVIRONMENTS, PRICE_DATE
 
 
 def forward(apps, schema_editor):
+    from django.conf import settings
+
+    cluster_url = getattr(settings, "SLIPWAY_DEVCLUSTER_URL", "http://127.0.0.1:8001")
     InstanceType = apps.get_model("deployments", "InstanceType")
     Environment = apps.get_model("deployments", "Environment")
     for name, family, gpu_model, gpus, gpu_mem, vcpus, mem, on_demand, spot in CATALOG:
@@ -20,7 +23,7 @@ def forward(apps, schema_editor):
         Environment.objects.get_or_create(name=name, defaults={
             "display_name": display, "namespace_pattern": pattern, "requires_approval": approval,
             "default_soak_seconds": soak, "min_soak_seconds": min_soak, "guard_window_seconds": guard,
-            "position": position, "cluster": {"kind": "url", "url": "http://127.0.0.1:8001"}})
+            "position": position, "cluster": {"kind": "url", "url": cluster_url}})
 
 
 def backward(apps, schema_editor):
