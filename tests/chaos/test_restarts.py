@@ -163,7 +163,8 @@ def test_broker_and_process_restarts_lose_no_rollout(fleet, restart_children, ow
     assert observer.bad_weights == []
     assert all(observer.last_index[k] >= v for k, v in index_before.items())
     print(f"[restart] {in_flight} canaries progressing when worker and beat were restarted (stop took {stopped:.1f} s)")
-    print(f"[restart] recovery: broker back → next progress {broker_recovery:.2f} s, → 5 progress records "
+    back = "broker back" if own_redis is not None else "worker+beat back (no broker to restart)"
+    print(f"[restart] recovery: {back} → next progress {broker_recovery:.2f} s, → 5 progress records "
           f"{five_moved:.2f} s; worker+beat restart → next progress {process_recovery:.2f} s (tick {TICK_SECONDS} s)")
     print(f"[restart] 20 canaries terminal in {elapsed:.1f} s (bound {TERMINAL_WITHIN_SECONDS} s): "
           f"{CANARIES - len(BAD)} live, {len(BAD)} rolled back; step-index regressions {len(observer.regressions)}; "

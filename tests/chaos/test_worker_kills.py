@@ -52,7 +52,7 @@ def test_sigkilled_worker_never_repeats_or_skips_a_step(fleet, children, broker)
     bad = set(rng.sample(range(CANARIES), BAD))
     for i in bad:
         fleet.dc.behave(fleet.namespace, f"{fleet.models[i].name}-v2", error_rate=0.3)
-    canaries = fleet.deploy(fleet.v2)
+    canaries = fleet.deploy(fleet.v2, soak_seconds=6)  # long enough for several kills, spaced a lease apart
     ids = [d.pk for d in canaries]
     observer = Observer(fleet.dc, ids)
     kills: list[dict] = []
@@ -71,16 +71,25 @@ def test_sigkilled_worker_never_repeats_or_skips_a_step(fleet, children, broker)
             ready_at = time.monotonic()
             restarts.append(ready_at - spawned)
             spawned = None
-            # the next kill lands at a random moment of the new worker's work
-            next_kill = ready_at + rng.uniform(0.3, 3.0)
+            # the next kill lands at a random moment of the new worker's work, once the lease the last kill
+            # may have stranded has expired (so each recovery figure measures one kill)
+            next_kill = max(ready_at + rng.uniform(0.3, 3.0), kills[-1]["at"] + LEASE_SECONDS + 1.5)
         if spawned is None and len(kills) < MAX_KILLS and time.monotonic() >= next_kill:
             observer.sample(routes=False)  # commits made before the kill are not counted as recovery
             owner = children.lease_owner(worker)
-            leased = list(Rollout.objects.filter(lease_owner=owner, lease_until__gt=timezone.now())
-                          .values_list("deployment_id", flat=True))
+            # Half the kills (seeded) wait for the worker to be inside a reconcile — it holds a lease from its
+            # claim to its release, some 30-100 ms — the others land wherever the worker is.
+            mid_tick = rng.random() < 0.5
+            leased: list[int] = []
+            spin_until = time.monotonic() + 3.0
+            while True:
+                leased = list(Rollout.objects.filter(lease_owner=owner, lease_until__gt=timezone.now())
+                              .values_list("deployment_id", flat=True))
+                if leased or not mid_tick or time.monotonic() > spin_until:
+                    break
             at = time.monotonic()
             children.kill(worker)
-            kills.append({"at": at, "leased": leased, "since_start": at - began})
+            kills.append({"at": at, "leased": leased, "since_start": at - began, "mid_tick": mid_tick})
             worker = children.worker()
             spawned = time.monotonic()
         time.sleep(0.2)
@@ -107,7 +116,8 @@ def test_sigkilled_worker_never_repeats_or_skips_a_step(fleet, children, broker)
     # ... weights summed to 100 in every sample, and no step index ever went back
     assert observer.bad_weights == []
     assert observer.regressions == []
-    assert len(kills) >= 3, "the rollouts finished before the worker was killed three times"
+    assert len(kills) >= 4, "the rollouts finished before the worker was killed four times"
+    assert any(k["leased"] for k in kills), "no kill landed inside a reconcile"
 
     # figures: kill → first progress of any rollout (worker back), kill → progress of the rollouts it held
     worker_recovery, lease_recovery = [], []
@@ -120,7 +130,7 @@ def test_sigkilled_worker_never_repeats_or_skips_a_step(fleet, children, broker)
             if held:
                 lease_recovery.append(min(held) - kill["at"])
     held_total = sum(len(k["leased"]) for k in kills)
-    moments = ", ".join(f"{k['since_start']:.1f}s" for k in kills)
+    moments = ", ".join(f"{k['since_start']:.1f}s" + (" (mid-tick)" if k["leased"] else "") for k in kills)
     print(f"[kill] seed={SEED} tick={TICK_SECONDS}s lease={LEASE_SECONDS}s: {len(kills)} SIGKILLs at "
           f"{moments}; {held_total} held a rollout's lease when killed")
     print(f"[kill] 20 canaries terminal in {elapsed:.1f} s: "
