@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from django.db import connection
-from django.utils import timezone
 
 from apps.tenancy.services import issue_token
+from tests.engine_loop import running_engine
 
 
 @dataclass
@@ -127,69 +126,11 @@ def background(config_for):
     return _start
 
 
-class EngineLoop(threading.Thread):
-    """The beat and a worker in one thread: reconcile every due rollout every 0.3 s."""
-
-    def __init__(self, engine):
-        super().__init__(name="cli-engine-loop", daemon=True)
-        self.engine = engine
-        self.stopping = threading.Event()
-        self.errors: list[str] = []
-        self.ticks = 0
-
-    def run(self) -> None:
-        from worker.engine.reconcile import due_rollout_ids, reconcile
-
-        try:
-            while not self.stopping.is_set():
-                try:
-                    for rollout_id in due_rollout_ids(now=timezone.now()):
-                        reconcile(rollout_id, self.engine)
-                    self.ticks += 1
-                except Exception as exc:  # reported at teardown: a test must not pass over it
-                    self.errors.append(f"{type(exc).__name__}: {exc}")
-                self.stopping.wait(0.3)
-        finally:
-            connection.close()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.join(timeout=10)
-
-
 @pytest.fixture
 def engine(live_server, settings, monkeypatch):
     """The dev cluster, environments pointed at it with short windows, and the engine loop."""
-    from apps.deployments.models import Environment
-    from devcluster.server import DevCluster
-    from worker import tasks
-    from worker.cluster import get_cluster
-    from worker.engine.reconcile import Engine
-    from worker.metrics.devcluster import DevClusterProvider
-
-    dc = DevCluster(port=0, ready_delay_seconds=0.5, traffic="auto").start()
-    settings.SLIPWAY_DEVCLUSTER_URL = dc.url
-    # The loop is the worker: requests through the API must not also reconcile inline (eager
-    # Celery) in the server's thread.
-    monkeypatch.setattr(tasks.reconcile_rollout, "delay", lambda rollout_id: None)
-    monkeypatch.setattr(tasks.evaluate_checklist, "delay", lambda version_id: None)
-    Environment.objects.update(cluster={"kind": "url", "url": dc.url}, smoke_seconds=2, min_soak_seconds=1,
-                               guard_window_seconds=2, min_requests=10, rollback_min_requests=10)
-    clusters: dict[str, object] = {}
-
-    def cluster_factory(environment):
-        if environment.name not in clusters:
-            clusters[environment.name] = get_cluster({"kind": "url", "url": dc.url}, environment=environment.name)
-        return clusters[environment.name]
-
-    loop = EngineLoop(Engine(cluster_factory=cluster_factory,
-                             metrics_factory=lambda env: DevClusterProvider(dc.url), owner="cli-engine"))
-    loop.start()
-    yield dc
-    loop.stop()
-    dc.stop()
-    assert not loop.errors, loop.errors
-    assert loop.ticks > 0
+    with running_engine(settings, monkeypatch, owner="cli-engine", interval=0.3) as dc:
+        yield dc
 
 
 def wait_for_status(deployment, status: str, *, seconds: float = 30):
