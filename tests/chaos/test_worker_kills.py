@@ -52,7 +52,8 @@ def test_sigkilled_worker_never_repeats_or_skips_a_step(fleet, children, broker)
     bad = set(rng.sample(range(CANARIES), BAD))
     for i in bad:
         fleet.dc.behave(fleet.namespace, f"{fleet.models[i].name}-v2", error_rate=0.3)
-    canaries = fleet.deploy(fleet.v2, soak_seconds=6)  # long enough for several kills, spaced a lease apart
+    # four steps with 5-s soaks: long enough for several kills, each after the last one's recovery
+    canaries = fleet.deploy(fleet.v2, soak_seconds=5, steps=[10, 30, 60, 100])
     ids = [d.pk for d in canaries]
     observer = Observer(fleet.dc, ids)
     kills: list[dict] = []
@@ -71,10 +72,11 @@ def test_sigkilled_worker_never_repeats_or_skips_a_step(fleet, children, broker)
             ready_at = time.monotonic()
             restarts.append(ready_at - spawned)
             spawned = None
-            # the next kill lands at a random moment of the new worker's work, once the lease the last kill
-            # may have stranded has expired (so each recovery figure measures one kill)
-            next_kill = max(ready_at + rng.uniform(0.3, 3.0), kills[-1]["at"] + LEASE_SECONDS + 1.5)
-        if spawned is None and len(kills) < MAX_KILLS and time.monotonic() >= next_kill:
+            # the next kill lands at a random moment of the new worker's work (once the last kill is recovered
+            # from, so each recovery figure measures one kill)
+            next_kill = ready_at + rng.uniform(0.3, 3.0)
+        if spawned is None and len(kills) < MAX_KILLS and time.monotonic() >= next_kill and \
+                _recovered(observer, kills) and _active(observer) >= 5:
             observer.sample(routes=False)  # commits made before the kill are not counted as recovery
             owner = children.lease_owner(worker)
             # Half the kills (seeded) wait for the worker to be inside a reconcile — it holds a lease from its
@@ -147,3 +149,18 @@ def test_sigkilled_worker_never_repeats_or_skips_a_step(fleet, children, broker)
     slowest_start = max(restarts, default=10.0)
     assert worker_recovery and max(worker_recovery) < slowest_start + 5 * TICK_SECONDS + 5
     assert all(t < slowest_start + LEASE_SECONDS + 5 * TICK_SECONDS + 5 for t in lease_recovery), lease_recovery
+
+
+def _recovered(observer: Observer, kills: list[dict]) -> bool:
+    """The last kill is over: some rollout moved since, and so did every rollout whose lease it stranded."""
+    if not kills:
+        return True
+    last = kills[-1]
+    moved = {d for t, d in observer.progress_log if t > last["at"]}
+    return bool(moved) and all(d in moved or observer.statuses.get(d) in (Status.LIVE, Status.ROLLED_BACK)
+                               for d in last["leased"])
+
+
+def _active(observer: Observer) -> int:
+    """Rollouts still running (killing the worker over the last one or two measures one rollout's luck)."""
+    return sum(1 for s in observer.statuses.values() if s not in (Status.LIVE, Status.ROLLED_BACK))
