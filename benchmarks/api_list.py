@@ -44,6 +44,8 @@ def configure_environment() -> None:
         os.environ.setdefault("SLIPWAY_VAR_DIR", str(ROOT / "var" / "bench"))
         os.environ.setdefault("SQLITE_PATH", str(ROOT / "var" / "bench" / "api_list.sqlite3"))
     os.environ["DEBUG"] = "false"  # production mode: no query log, no debug pages
+    # Plain HTTP on loopback: no redirect to https (production behind TLS would redirect).
+    os.environ["SECURE_SSL_REDIRECT"] = "false"
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(40))
     os.environ["SLIPWAY_TOKEN_RATE_PER_MINUTE"] = str(HIGH_LIMIT)
     os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
